@@ -1,0 +1,64 @@
+# Peribolos as a Service — developer entry points.
+#   make manifests   render every manifest with the default values into deploy/
+#   make test        set up .venv, build the Go test tools (cached), lint, run the whole suite
+#   make bench       print the benchmark figures (docs/performance.md records them)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Go test tools (etcd, kube-apiserver, Tekton Triggers) are built once into this cache and reused.
+E2E_CACHE ?= $(HOME)/.cache/peribolos-e2e
+export E2E_CACHE
+PYTEST_ARGS ?=
+
+.PHONY: help venv manifests test unit lint bench e2e-tools docs check-docs image clean
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+manifests: venv
+	$(BIN)/peribolos-generate render --output-dir deploy/
+	@echo "Rendered manifests into deploy/ (kubectl apply -k deploy/)"
+
+lint: venv
+	$(BIN)/ruff check .
+
+e2e-tools:
+	bash tests/e2e/tools/build.sh "$(E2E_CACHE)"
+
+docs: venv
+	$(BIN)/peribolos-generate values-docs > docs/values.md
+
+check-docs: venv
+	$(BIN)/peribolos-generate values-docs | diff -u docs/values.md - \
+		|| { echo "docs/values.md is stale: run 'make docs'"; exit 1; }
+
+unit: venv
+	$(BIN)/pytest -m 'not e2e' $(PYTEST_ARGS)
+
+test: venv lint check-docs e2e-tools
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: venv e2e-tools
+	$(BIN)/python -m tests.bench
+
+image:
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+		docker build -t peribolos-as-a-service:dev . ; \
+	elif command -v podman >/dev/null 2>&1; then \
+		podman build -t peribolos-as-a-service:dev . ; \
+	else \
+		echo "make image: no container engine here (docker daemon or podman); build the Dockerfile elsewhere." >&2; exit 1; \
+	fi
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

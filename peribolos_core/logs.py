@@ -1,0 +1,80 @@
+"""Structured logging: one JSON object per line, and no secret ever printed.
+
+Every program calls :func:`configure` once at start-up. Values registered with :func:`register_secret`
+(tokens, JWTs, webhook secrets) are replaced by ``[REDACTED]`` in every formatted line, as a last line of
+defence behind the rule that code never logs them in the first place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+REDACTED = "[REDACTED]"
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Never print ``value`` in a log line from now on (short values are ignored: too many false hits)."""
+    if value and len(value) >= 8:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """Replace every registered secret in ``text``."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class JSONFormatter(logging.Formatter):
+    """``{"ts", "level", "logger", "msg", ...extra fields}`` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RESERVED and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            # Type and message only: tracebacks can hold locals' reprs, and our errors' messages are safe.
+            exc = record.exc_info[1]
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines for a terminal, redacted the same way."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}
+        if extras:
+            line += " " + " ".join(f"{k}={v}" for k, v in sorted(extras.items()))
+        return redact(line)
+
+
+def configure(level: str = "info", fmt: str = "json", stream: Any = None) -> None:
+    """Route the root logger to ``stream`` (stderr) in ``json`` or ``text`` form, replacing old handlers."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # urllib3 logs full URLs and retry details at debug; keep it at warning so nothing sensitive slips out.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)

@@ -1,0 +1,41 @@
+"""Peribolos as a Service: a Tekton-native GitHub App that manages GitHub organisations as code."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="peribolos-as-a-service",
+    version="0.1.0",
+    description="Tekton-native GitHub App that applies an org's peribolos.yaml with peribolos",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["peribolos_core*", "generator*", "tekton*", "token_refresher*"]),
+    include_package_data=True,
+    package_data={"generator": ["templates/*", "templates/**/*", "*.yaml", "*.json"]},
+    install_requires=[
+        # kubernetes 35.x: the last major before the pydantic-model rewrite (37.x); the store wraps its errors.
+        "kubernetes>=35.0,<36",
+        "PyJWT>=2.8,<3",
+        "cryptography>=42",
+        "requests>=2.31,<3",
+        "jinja2>=3.1,<4",
+        "pyyaml>=6.0,<7",
+        "click>=8.1,<9",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "hypothesis>=6.100",
+            "ruff>=0.6",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "peribolos-generate=generator.cli:main",
+            "peribolos-interceptor=tekton.interceptor.cli:main",
+            "peribolos-step=tekton.steps.cli:main",
+            "peribolos-refresh-tokens=token_refresher.cli:main",
+        ],
+    },
+)
