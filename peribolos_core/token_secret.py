@@ -5,7 +5,7 @@ One Secret per installation, named from the installation id so that it survives 
 
 from __future__ import annotations
 
-SECRET_PREFIX = "peribolos-token-"
+SECRET_PREFIX = "peribolos-token-"  # noqa: S105 (a name prefix, not a secret)
 
 
 def secret_name(installation_id: int | str) -> str:

@@ -1,0 +1,258 @@
+"""The one HTTP transport to GitHub: a ``requests.Session`` with timeouts, retries and rate-limit waits.
+
+Pure part (no I/O, unit-tested on literal values): :func:`error_for_response` turns a status, headers and
+body into one of our :mod:`errors`; :func:`rate_limit_wait` reads how long GitHub asks us to wait;
+:func:`backoff_delay` is the retry schedule. :class:`Transport` is the loop around them:
+
+- every request has a timeout (connect and read);
+- 5xx, timeouts and connection errors are retried ``max_retries`` times with exponential backoff;
+- 429 and 403-rate-limit answers wait ``retry-after`` or until ``x-ratelimit-reset`` and retry, unless the
+  wait is longer than ``max_rate_limit_wait``: then :class:`RateLimited` goes up so the caller can decide;
+- nothing here logs or raises a header value; Authorization is passed per request, never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .errors import (
+    BadCredentials,
+    ConfigError,
+    GitHubError,
+    GitHubRequestError,
+    GitHubUnavailable,
+    InstallationSuspended,
+    RateLimited,
+)
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"peribolos-as-a-service/0.1.0 python-requests/{requests.__version__}"
+API_VERSION = "2022-11-28"
+SECONDARY_LIMIT_WAIT = 60.0
+"""GitHub's advice when a secondary limit comes without retry-after: wait at least a minute."""
+_MAX_MESSAGE = 300
+
+
+def github_message(body: bytes) -> str:
+    """GitHub's ``{"message": ...}`` from an error body, shortened; the raw start of the body otherwise."""
+    try:
+        data = json.loads(body.decode("utf-8", "replace") or "null")
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        text = data["message"]
+    else:
+        text = body[:_MAX_MESSAGE].decode("utf-8", "replace").strip() or "(empty body)"
+    return " ".join(text.split())[:_MAX_MESSAGE]
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def rate_limit_wait(status: int, headers: Mapping[str, str], message: str, now: float) -> float | None:
+    """Seconds GitHub asks us to wait before retrying, or None when this answer is no rate limit.
+
+    In GitHub's order: a ``retry-after`` header; ``x-ratelimit-remaining: 0`` with ``x-ratelimit-reset``
+    (epoch seconds); a 429 or a 403 saying "secondary rate limit" without either: one minute.
+    """
+    if status not in (403, 429):
+        return None
+    retry_after = _header(headers, "retry-after")
+    if retry_after is not None:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            return SECONDARY_LIMIT_WAIT
+    if _header(headers, "x-ratelimit-remaining") == "0":
+        try:
+            reset = float(_header(headers, "x-ratelimit-reset") or "")
+        except ValueError:
+            return SECONDARY_LIMIT_WAIT
+        return max(0.0, reset - now) + 1.0
+    if status == 429 or "rate limit" in message.lower():
+        return SECONDARY_LIMIT_WAIT
+    return None
+
+
+def error_for_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float,
+    what: str,
+    on_404: type[GitHubError] = GitHubRequestError,
+) -> GitHubError:
+    """The error an unsuccessful answer means. ``what`` ("POST /app/installations/1/access_tokens") leads the
+    message; ``on_404`` is InstallationGone on installation endpoints."""
+    message = github_message(body)
+    text = f"{what}: HTTP {status}: {message}"
+    wait = rate_limit_wait(status, headers, message, now)
+    if wait is not None:
+        return RateLimited(status, f"{text} (retry in {wait:.0f}s)", retry_after=wait)
+    if status == 401:
+        return BadCredentials(
+            status, f"{text}; check the App id, the private key and this machine's clock (JWT iat/exp)"
+        )
+    if status == 403 and "suspended" in message.lower():
+        return InstallationSuspended(status, f"{text}; the org must unsuspend the App to get tokens again")
+    if status == 404:
+        return on_404(status, text)
+    if status >= 500:
+        return GitHubUnavailable(status, text)
+    return GitHubRequestError(status, text)
+
+
+def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
+    """Seconds to wait before retry number ``attempt`` (0-based) of a 5xx or connection error."""
+    return min(cap, base * (2**attempt))
+
+
+def normalise_api_url(api_url: str) -> str:
+    """``https://api.github.com`` or a GHES ``https://ghe.example.com/api/v3``, without a trailing slash."""
+    url = api_url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(
+            f"GitHub API URL {api_url!r} is not an http(s) base URL: use https://api.github.com "
+            "or https://HOST/api/v3 for GitHub Enterprise Server"
+        )
+    return url
+
+
+def new_session(pool_size: int = 32) -> requests.Session:
+    """A session with a connection pool big enough for the refresher's worker threads; no urllib3 retries
+    (the transport retries itself, with GitHub's rules)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+class Transport:
+    """Sends requests to one GitHub API base URL. Thread-safe when the session is (requests' is, in practice,
+    for concurrent requests on a shared pool)."""
+
+    def __init__(
+        self,
+        api_url: str = "https://api.github.com",
+        session: requests.Session | None = None,
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 4,
+        max_rate_limit_wait: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        if timeout <= 0:
+            raise ConfigError(f"HTTP timeout must be positive, got {timeout}")
+        if max_retries < 0:
+            raise ConfigError(f"max_retries must be 0 or more, got {max_retries}")
+        self.api_url = normalise_api_url(api_url)
+        self._origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.api_url))
+        self.session = session if session is not None else new_session()
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self.clock = clock
+        self.sleep = sleep
+        self.user_agent = user_agent
+        self._count_lock = threading.Lock()
+        self.request_count = 0
+        """HTTP requests sent, retries included."""
+
+    def url_for(self, path_or_url: str) -> str:
+        """An API path (``/app``) joined to the base URL; an absolute URL (a ``Link`` next page) only when it
+        points at the same origin, so credentials never leave for another host."""
+        if path_or_url.startswith("/"):
+            return self.api_url + path_or_url
+        if path_or_url == self._origin or path_or_url.startswith(self._origin + "/"):
+            return path_or_url
+        raise GitHubRequestError(None, f"refusing to follow a URL outside {self._origin}")
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self.request_count += 1
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        authorization: str,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        accept: str = "application/vnd.github+json",
+        on_404: type[GitHubError] = GitHubRequestError,
+    ) -> requests.Response:
+        """Send one request (with retries); return the 2xx/3xx response or raise a :class:`GitHubError`.
+
+        ``authorization`` is the full header value ("Bearer <jwt>", "token <token>"); it is used for this
+        request only and never appears in an error.
+        """
+        url = self.url_for(path_or_url)
+        what = f"{method} {urlsplit(url).path}"
+        headers = {
+            "Accept": accept,
+            "Authorization": authorization,
+            "User-Agent": self.user_agent,
+            "X-GitHub-Api-Version": API_VERSION,
+        }
+        attempt = 0
+        while True:
+            self._count()
+            try:
+                response = self.session.request(
+                    method, url, headers=headers, json=json_body, params=params, timeout=self.timeout,
+                    allow_redirects=False,
+                )
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+                error = GitHubUnavailable(
+                    None, f"{what}: {kind} ({type(exc).__name__}) after {attempt + 1} attempt(s)"
+                )
+                if attempt < self.max_retries:
+                    self._wait_before_retry(backoff_delay(attempt), what, kind)
+                    attempt += 1
+                    continue
+                raise error from exc
+            except requests.RequestException as exc:
+                raise GitHubRequestError(None, f"{what}: request failed ({type(exc).__name__})") from exc
+            if response.status_code < 400:
+                return response
+            error = error_for_response(
+                response.status_code, response.headers, response.content, self.clock(), what, on_404
+            )
+            response.close()
+            if attempt < self.max_retries:
+                if isinstance(error, RateLimited) and error.retry_after <= self.max_rate_limit_wait:
+                    self._wait_before_retry(error.retry_after, what, "rate limited")
+                    attempt += 1
+                    continue
+                if isinstance(error, GitHubUnavailable):
+                    self._wait_before_retry(backoff_delay(attempt), what, f"HTTP {response.status_code}")
+                    attempt += 1
+                    continue
+            raise error
+
+    def _wait_before_retry(self, seconds: float, what: str, reason: str) -> None:
+        log.warning(
+            "GitHub request failed, retrying",
+            extra={"request": what, "reason": reason, "retry_in_seconds": round(seconds, 3)},
+        )
+        self.sleep(seconds)
