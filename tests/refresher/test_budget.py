@@ -1,0 +1,133 @@
+"""The mint budget: never more than N slots in any window, deadlines, GitHub's holds, and the peak figure."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from token_refresher.budget import MintBudget, peak_per_window
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def budget(per_minute: int, clock: FakeClock) -> MintBudget:
+    return MintBudget(per_minute, clock=clock, sleep=clock.sleep)
+
+
+@pytest.mark.parametrize(("acquisitions", "expected_sleeps"), [
+    pytest.param(5, [], id="burst-within-limit"),
+    pytest.param(6, [60.0], id="one-over-waits-a-minute"),
+    pytest.param(15, [60.0, 60.0], id="three-windows"),
+])
+def test_slots_wait_for_the_window(acquisitions, expected_sleeps) -> None:
+    clock = FakeClock()
+    limiter = budget(5, clock)
+    for _ in range(acquisitions):
+        assert limiter.acquire()
+    assert clock.slept == expected_sleeps
+    assert limiter.used == acquisitions
+    assert peak_per_window(limiter.granted) == min(5, acquisitions)
+
+
+def test_slow_callers_never_wait() -> None:
+    clock = FakeClock()
+    limiter = budget(2, clock)
+    for _ in range(10):
+        assert limiter.acquire()
+        clock.now += 30.0
+    assert clock.slept == []
+
+
+def test_sliding_not_fixed_window() -> None:
+    clock = FakeClock()
+    limiter = budget(2, clock)
+    limiter.acquire()          # t=1000
+    clock.now += 50
+    limiter.acquire()          # t=1050
+    clock.now += 20            # t=1070: the 1000 slot has left the window, the 1050 one has not
+    limiter.acquire()
+    assert clock.slept == []
+    limiter.acquire()          # must wait until 1050 + 60
+    assert clock.now == pytest.approx(1110.0)
+
+
+@pytest.mark.parametrize(("deadline_offset", "granted"), [
+    pytest.param(59.0, 3, id="before-second-window"),
+    pytest.param(60.0, 6, id="at-second-window"),
+    pytest.param(120.0, 9, id="two-minutes"),
+])
+def test_deadline_refuses_slots_after_it_and_matches_capacity(deadline_offset, granted) -> None:
+    clock = FakeClock()
+    limiter = budget(3, clock)
+    deadline = clock.now + deadline_offset
+    got = 0
+    while limiter.acquire(deadline=deadline):
+        got += 1
+    assert got == granted == limiter.capacity(deadline_offset)
+    assert limiter.used == granted
+
+
+def test_refused_slot_is_not_taken() -> None:
+    clock = FakeClock()
+    limiter = budget(1, clock)
+    assert limiter.acquire(deadline=clock.now)
+    assert not limiter.acquire(deadline=clock.now + 1)
+    assert limiter.used == 1
+
+
+def test_hold_delays_every_following_slot() -> None:
+    clock = FakeClock()
+    limiter = budget(100, clock)
+    limiter.acquire()
+    limiter.hold(7.5)
+    limiter.acquire()
+    assert clock.slept == [7.5]
+    assert not limiter.acquire(deadline=clock.now - 1)
+
+
+def test_threads_never_exceed_the_limit_in_any_window() -> None:
+    limiter = MintBudget(4, clock=time.monotonic, sleep=time.sleep, window=0.05)
+
+    def worker() -> None:
+        for _ in range(6):
+            limiter.acquire()
+
+    threads = [threading.Thread(target=worker) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert limiter.used == 30
+    assert peak_per_window(limiter.granted, 0.05) == 4
+
+
+@pytest.mark.parametrize("per_minute", [0, -3], ids=["zero", "negative"])
+def test_budget_must_be_positive(per_minute) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        MintBudget(per_minute)
+
+
+@pytest.mark.parametrize(("instants", "window", "peak"), [
+    ([], 60.0, 0),
+    ([0.0], 60.0, 1),
+    ([0.0, 59.9, 60.0], 60.0, 2),
+    ([0.0, 1.0, 2.0, 100.0, 101.0], 60.0, 3),
+    ([5.0, 1.0, 2.5], 2.0, 2),
+], ids=["empty", "one", "half-open-window", "burst-then-pair", "unsorted"])
+def test_peak_per_window(instants, window, peak) -> None:
+    assert peak_per_window(instants, window) == peak
