@@ -21,6 +21,10 @@ setup(
         "jinja2>=3.1,<4",
         "pyyaml>=6.0,<7",
         "click>=8.1,<9",
+        # The interceptor's HTTP server (docs/performance.md: chosen over http.server by measurement).
+        "uvicorn>=0.30,<1",
+        "httptools>=0.6,<1",
+        "uvloop>=0.19,<1",
     ],
     extras_require={
         "test": [

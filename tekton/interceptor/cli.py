@@ -1,0 +1,114 @@
+"""``peribolos-interceptor``: check the flags, load the webhook secrets, hand off to the server."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from peribolos_core import logs
+from tekton.interceptor.decision import Config
+from tekton.interceptor.server import serve
+from tekton.interceptor.service import Interceptor, Settings
+
+log = logging.getLogger("peribolos.interceptor")
+
+
+def read_secrets(text: str) -> tuple[bytes, ...]:
+    """One secret a line (surrounding whitespace and empty lines ignored), as UTF-8 bytes."""
+    return tuple(line.strip().encode("utf-8") for line in text.splitlines() if line.strip())
+
+
+def parse_orgs(value: str | None) -> frozenset[str] | None:
+    """``"a, B"`` → ``{"a", "b"}``; empty → None (every org)."""
+    orgs = frozenset(part.strip().lower() for part in (value or "").split(",") if part.strip())
+    return orgs or None
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104
+@click.option(
+    "--webhook-secret-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="WEBHOOK_SECRET_FILE",
+    help="File with the GitHub App's webhook secret; several secrets, one a line, for rotation. "
+    "Without it, the WEBHOOK_SECRET environment variable is read (same format).",
+)
+@click.option("--config-repo", default=".github", show_default=True, help="Repo in each org with the config.")
+@click.option("--config-path", default="peribolos.yaml", show_default=True, help="Config file in that repo.")
+@click.option("--allowed-orgs", default="", envvar="ALLOWED_ORGS", help="Org logins, comma-separated.")
+@click.option(
+    "--insecure-skip-signature",
+    is_flag=True,
+    help="Accept unsigned webhooks. Tests only: anyone who reaches the EventListener could trigger syncs.",
+)
+@click.option(
+    "--app-id",
+    type=click.IntRange(min=1),
+    envvar="GITHUB_APP_ID",
+    help="GitHub App id; when set, a rerequested check run counts only if this app created it.",
+)
+@click.option("--log-format", type=click.Choice(["json", "text"]), default="json", envvar="LOG_FORMAT",
+              show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              default="info", envvar="LOG_LEVEL", show_default=True)
+def main(
+    port: int,
+    host: str,
+    webhook_secret_file: Path | None,
+    config_repo: str,
+    config_path: str,
+    allowed_orgs: str,
+    insecure_skip_signature: bool,
+    app_id: int | None,
+    log_format: str,
+    log_level: str,
+) -> None:
+    """Tekton ClusterInterceptor for Peribolos as a Service: verify each GitHub webhook, decide what it
+    means (install, uninstall, sync, dry-run, or nothing) and hand the decision to the trigger."""
+    logs.configure(level=log_level, fmt=log_format)
+    if webhook_secret_file is not None:
+        try:
+            secrets = read_secrets(webhook_secret_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(f"cannot read {webhook_secret_file}: {type(exc).__name__}",
+                                     param_hint="--webhook-secret-file") from exc
+        source = str(webhook_secret_file)
+    else:
+        secrets = read_secrets(os.environ.get("WEBHOOK_SECRET", ""))
+        source = "WEBHOOK_SECRET"
+    for secret in secrets:
+        logs.register_secret(secret.decode("utf-8"))
+    if not config_repo.strip() or not config_path.strip():
+        raise click.BadParameter("must not be empty", param_hint="--config-repo/--config-path")
+    if insecure_skip_signature:
+        secrets = ()
+        log.warning(
+            "SIGNATURE CHECKS ARE OFF (--insecure-skip-signature): any request that reaches this interceptor "
+            "can trigger org syncs. Use it only in tests; in production mount the webhook secret and drop "
+            "the flag."
+        )
+    elif not secrets:
+        raise click.UsageError(
+            f"no webhook secret: {source} is empty or unset. Give --webhook-secret-file (the GitHub App's "
+            "webhook secret, one a line) or WEBHOOK_SECRET; --insecure-skip-signature is for tests only."
+        )
+    config = Config(
+        config_repo=config_repo.strip(),
+        config_path=config_path.strip().lstrip("/"),
+        allowed_orgs=parse_orgs(allowed_orgs),
+        app_id=app_id,
+    )
+    settings = Settings(secrets=secrets, insecure_skip_signature=insecure_skip_signature, config=config)
+    log.info(
+        "interceptor starting",
+        extra={
+            "host": host, "port": port, "secrets": len(secrets), "config_repo": config.config_repo,
+            "config_path": config.config_path, "allowed_orgs": sorted(config.allowed_orgs or []),
+            "app_id": app_id,
+        },
+    )
+    serve(Interceptor(settings), host, port)

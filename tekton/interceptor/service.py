@@ -1,0 +1,153 @@
+"""One HTTP request in, one response out: the interceptor without any server around it.
+
+``Interceptor.handle(method, path, body)`` routes ``POST`` (any path) to the interceptor protocol and
+``GET /healthz``, ``/readyz``, ``/metrics`` to the operational endpoints. The server module only moves
+bytes; this module counts, times and logs each decision (one JSON line: delivery id, event, decision, code,
+reason; never the body, never a header value other than those two).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from tekton.interceptor import protocol, signature
+from tekton.interceptor.decision import (
+    INVALID_ARGUMENT,
+    KNOWN_EVENTS,
+    UNAUTHENTICATED,
+    Config,
+    Decision,
+    decide,
+    stop,
+)
+from tekton.interceptor.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from tekton.interceptor.metrics import Metrics
+
+MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
+"""GitHub caps webhook payloads at 25 MB; a larger body cannot be a real delivery."""
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+"""Largest HTTP request read: the webhook body travels as a JSON string, so escaping (``\\"`` doubles a
+quote, Go's encoder writes ``<`` as six bytes) makes the request larger than the payload. 64 MiB fits a
+25 MiB payload unless more than ~30 % of it needs escaping; anything larger gets HTTP 413."""
+
+JSON = "application/json"
+log = logging.getLogger("peribolos.interceptor")
+
+
+class Response(NamedTuple):
+    status: int
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated at start-up by the CLI."""
+
+    secrets: Sequence[bytes] = ()
+    """Webhook secrets, any of which may sign a delivery; empty only with ``insecure_skip_signature``."""
+    insecure_skip_signature: bool = False
+    config: Config = field(default_factory=Config)
+    max_webhook_bytes: int = MAX_WEBHOOK_BYTES
+
+    def __post_init__(self) -> None:
+        if not self.secrets and not self.insecure_skip_signature:
+            raise ValueError("a webhook secret is required unless signature checks are skipped")
+
+
+class Interceptor:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics(KNOWN_EVENTS)
+        self.clock = clock
+        self.ready = False
+        """Set by the server once it listens, cleared when it starts shutting down."""
+
+    def handle(self, method: str, path: str, body: bytes) -> Response:
+        if method == "POST":
+            return self.intercept(body)
+        if method in ("GET", "HEAD"):
+            if path == "/healthz":
+                return Response(200, "text/plain", b"ok\n")
+            if path == "/readyz":
+                return Response(200, "text/plain", b"ready\n") if self.ready else Response(
+                    503, "text/plain", b"shutting down\n"
+                )
+            if path == "/metrics":
+                return Response(200, METRICS_CONTENT_TYPE, self.metrics.render())
+            return _error(404, f"no such endpoint {path[:100]!r}: try /healthz, /readyz or /metrics")
+        return _error(405, "method not allowed: the interceptor takes POST, the probes GET")
+
+    def too_large(self, size: int | None) -> Response:
+        """The answer for a request whose body is over :data:`MAX_REQUEST_BYTES` (HTTP 413)."""
+        self.metrics.observe("", "too_large", 413, None)
+        log.warning(
+            "refused an interceptor request over the size limit",
+            extra={"size": size, "limit": MAX_REQUEST_BYTES},
+        )
+        return _error(413, f"request is over {MAX_REQUEST_BYTES} bytes; GitHub never sends such a webhook")
+
+    def intercept(self, raw: bytes) -> Response:
+        started = self.clock()
+        try:
+            request = protocol.parse_request(raw)
+        except protocol.BadRequest as exc:
+            self.metrics.observe("", "bad_request", 400, None)
+            log.warning("not an InterceptorRequest: answered HTTP 400", extra={"reason": str(exc)})
+            return _error(400, str(exc))
+        event = request.header("x-github-event")
+        delivery_id = request.header("x-github-delivery")
+        decision = self._decide(request, event, delivery_id)
+        body = protocol.build_response(decision)
+        self.metrics.observe(event, decision.label, decision.code, self.clock() - started)
+        log.info(
+            f"{decision.action} for {decision.extensions.get('org')}" if decision.proceed
+            else "no trigger: " + decision.reason,
+            extra={
+                "delivery_id": delivery_id[:100],
+                "event": event[:100],
+                "decision": decision.label,
+                "code": decision.code,
+                "reason": decision.reason,
+            },
+        )
+        return Response(200, JSON, body)
+
+    def _decide(self, request: protocol.InterceptorRequest, event: str, delivery_id: str) -> Decision:
+        settings = self.settings
+        try:
+            config = settings.config.with_params(request.interceptor_params)
+        except ValueError as exc:
+            return stop(INVALID_ARGUMENT, str(exc))
+        try:
+            body = request.body.encode("utf-8")
+        except UnicodeEncodeError:
+            return stop(INVALID_ARGUMENT, "webhook body is not valid UTF-8")
+        if len(body) > settings.max_webhook_bytes:
+            return stop(
+                INVALID_ARGUMENT,
+                f"webhook body is {len(body)} bytes, over GitHub's {settings.max_webhook_bytes}-byte limit",
+            )
+        if not settings.insecure_skip_signature:
+            verdict = signature.verify(body, request.header("x-hub-signature-256") or None, settings.secrets)
+            if verdict is not signature.Verdict.VALID:
+                return stop(UNAUTHENTICATED, verdict.message)
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            return stop(INVALID_ARGUMENT, f"webhook body is not JSON: {type(exc).__name__}")
+        return decide(event, payload, config, delivery_id)
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(status, JSON, json.dumps({"error": message}).encode("ascii"))
