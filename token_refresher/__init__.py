@@ -1,1 +1,1 @@
-"""``peribolos-refresh-tokens``: the CronJob that keeps every installation's token Secret valid and reconciled."""
+"""``peribolos-refresh-tokens``: the CronJob that keeps every installation's token Secret valid."""

@@ -58,6 +58,10 @@ class MintBudget:
         with self._lock:
             self._hold_until = max(self._hold_until, self._clock() + seconds)
 
+    def now(self) -> float:
+        """The budget's clock (deadlines passed to :meth:`acquire` are on it)."""
+        return self._clock()
+
     @property
     def used(self) -> int:
         return len(self._granted)

@@ -1,0 +1,81 @@
+"""The refresher's settings: one frozen object, validated at start-up, messages naming the flag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from peribolos_core.durations import format_duration
+from peribolos_core.errors import ConfigError
+
+from .executor import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
+
+TOKEN_LIFETIME = timedelta(hours=1)
+"""GitHub installation tokens expire one hour after they are minted."""
+GITHUB_MINTS_PER_MINUTE = 180
+"""GitHub's secondary limit for one POST endpoint: 900 points a minute, 5 points a POST."""
+IN_CLUSTER_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_id: str
+    """GitHub App id (or client id): the JWT's issuer."""
+    private_key_file: Path
+    """The App's PEM private key, mounted from the App Secret."""
+    github_api_url: str = "https://api.github.com"
+    """REST base URL; ``https://HOST/api/v3`` for GitHub Enterprise Server."""
+    namespace: str = "default"
+    """Namespace holding the token Secrets."""
+    kubeconfig: str | None = None
+    """Path of a kubeconfig; None means in-cluster (the CronJob's ServiceAccount)."""
+    min_valid: timedelta = timedelta(minutes=45)
+    """Re-mint a stored token that expires sooner than this. 45 m with a 30 m schedule: a token refreshed by
+    one run still has 15 m left when the next run starts, and a run that is skipped or fails still leaves
+    tokens valid; TaskRuns longer than that rely on ensure-token."""
+    concurrency: int = DEFAULT_CONCURRENCY
+    """Installations handled at once (threads); GitHub forbids more than 100 concurrent requests."""
+    mint_budget_per_minute: int = 150
+    """Mints in any 60 s window; GitHub allows about 180 a minute on the mint endpoint."""
+    max_run_time: timedelta = timedelta(minutes=25)
+    """Stop starting mints after this long, so a run ends before the next one (every 30 m) starts.
+    With the budget it caps a run's mints at ``budget x (minutes + 1)``; the rest are left for later."""
+    dry_run: bool = False
+    """Plan and log what would change, mint nothing and write nothing."""
+
+    def __post_init__(self) -> None:
+        if not str(self.app_id).strip():
+            raise ConfigError("--app-id / GITHUB_APP_ID is empty: set it to the GitHub App's id")
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise ConfigError(
+                f"--concurrency must be between 1 and {MAX_CONCURRENCY} (GitHub's limit on concurrent "
+                f"requests), got {self.concurrency}"
+            )
+        if self.mint_budget_per_minute < 1:
+            raise ConfigError(
+                f"--mint-budget-per-minute must be at least 1, got {self.mint_budget_per_minute}"
+            )
+        if not timedelta(0) < self.min_valid < TOKEN_LIFETIME:
+            raise ConfigError(
+                f"--min-valid must be more than 0 and less than a token's lifetime (1h), got "
+                f"{format_duration(self.min_valid)}: at 1h or more every token would be re-minted every run"
+            )
+        if self.max_run_time <= timedelta(0):
+            raise ConfigError(f"--max-run-time must be positive, got {format_duration(self.max_run_time)}")
+        if not self.namespace.strip():
+            raise ConfigError("--namespace / POD_NAMESPACE is empty")
+
+    @property
+    def over_github_limit(self) -> bool:
+        return self.mint_budget_per_minute > GITHUB_MINTS_PER_MINUTE
+
+
+def default_namespace(env_value: str | None, namespace_file: Path = IN_CLUSTER_NAMESPACE_FILE) -> str:
+    """POD_NAMESPACE when set, else the pod's own namespace (in-cluster file), else ``default``."""
+    if env_value and env_value.strip():
+        return env_value.strip()
+    try:
+        return namespace_file.read_text(encoding="utf-8").strip() or "default"
+    except OSError:
+        return "default"
