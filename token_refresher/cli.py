@@ -44,7 +44,7 @@ def _hint(exc: PeribolosError) -> str:
     if isinstance(exc, GitHubError):
         return "cannot list the App's installations: check --github-api-url and that GitHub is reachable"
     if isinstance(exc, KubeForbidden):
-        return "the ServiceAccount may not list/write Secrets here: check the refresher's Role and --namespace"
+        return "the ServiceAccount may not list or write Secrets: check the refresher's Role and --namespace"
     if isinstance(exc, KubeError):
         return "cannot list the token Secrets: check --kubeconfig / in-cluster access and --namespace"
     return "fix the configuration"
@@ -61,10 +61,10 @@ def _fail(message: str) -> None:
 @click.option("--private-key-file", envvar="GITHUB_APP_PRIVATE_KEY_FILE", required=True,
               type=click.Path(dir_okay=False, path_type=Path),
               help="The App's PEM private key (env GITHUB_APP_PRIVATE_KEY_FILE).")
-@click.option("--github-api-url", envvar="GITHUB_API_URL", default="https://api.github.com", show_default=True,
-              help="REST API base URL; https://HOST/api/v3 for GitHub Enterprise Server.")
+@click.option("--github-api-url", envvar="GITHUB_API_URL", default="https://api.github.com",
+              show_default=True, help="REST API base URL; https://HOST/api/v3 for GitHub Enterprise Server.")
 @click.option("--namespace", envvar="POD_NAMESPACE", default=None,
-              help="Namespace of the token Secrets (env POD_NAMESPACE; default: the pod's own, else default).")
+              help="Namespace of the token Secrets (env POD_NAMESPACE; default: the pod's own).")
 @click.option("--kubeconfig", envvar="KUBECONFIG", default=None, help="kubeconfig path; default in-cluster.")
 @click.option("--min-valid", type=DURATION, default="45m", show_default=True,
               help="Re-mint tokens that expire sooner than this.")

@@ -118,9 +118,17 @@ class Refresher:
         return plan(stored, installations, now=self.now(), min_valid=self.min_valid, mint_capacity=capacity)
 
     def run(self) -> Summary:
+        """List, plan, carry out. Raises only when listing fails (then nothing has been changed)."""
         started = self.monotonic()
         github_before, kube_before = self.app.request_count, self.store.request_count
-        the_plan = self.plan()
+        return self.execute(self.plan(), started=started, counts_before=(github_before, kube_before))
+
+    def execute(
+        self, the_plan: Plan, *, started: float | None = None, counts_before: tuple[int, int] | None = None
+    ) -> Summary:
+        """Carry out ``the_plan`` (from :meth:`plan`) and log the summary; one installation never raises."""
+        started = self.monotonic() if started is None else started
+        github_before, kube_before = counts_before or (self.app.request_count, self.store.request_count)
         if self.dry_run:
             outcomes = [self._would(step) for step in the_plan.steps]
         else:
