@@ -8,7 +8,6 @@ credentials refused), with one clear line on stderr.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -28,11 +27,13 @@ from peribolos_core.errors import (
 )
 from peribolos_core.github import GitHubApp
 from peribolos_core.http import new_session
+from peribolos_core.kube import default_namespace, load_core_v1
+from peribolos_core.token_store import TokenStore
 
 from .budget import MintBudget
 from .executor import MAX_CONCURRENCY
 from .reconcile import Refresher
-from .settings import Settings, default_namespace
+from .settings import Settings
 
 log = logging.getLogger("peribolos.refresher")
 PROG = "peribolos-refresh-tokens"
@@ -89,7 +90,7 @@ def cli(
     try:
         settings = Settings(
             app_id=app_id, private_key_file=private_key_file, github_api_url=github_api_url,
-            namespace=namespace or default_namespace(os.environ.get("POD_NAMESPACE")),
+            namespace=namespace or default_namespace(),
             kubeconfig=kubeconfig or None, min_valid=min_valid, concurrency=concurrency,
             mint_budget_per_minute=mint_budget_per_minute, max_run_time=max_run_time, dry_run=dry_run,
         )
@@ -108,9 +109,6 @@ def cli(
 
 def build(settings: Settings) -> Refresher:
     """The clients and the budget for ``settings``; ConfigError when the key or kubeconfig is unusable."""
-    from peribolos_core.kube import load_core_v1
-    from peribolos_core.token_store import TokenStore
-
     key = load_private_key(settings.private_key_file)
     app = GitHubApp(settings.app_id, key, api_url=settings.github_api_url,
                     session=new_session(pool_size=max(settings.concurrency, 4)))

@@ -168,6 +168,6 @@ def _listed_step(inst: InstallationLike, secret: StoredLike | None, due_before: 
         return Step(Kind.REFRESH, inst.id, login, kind_of, expires, "unsuspended on GitHub")
     if secret.org != login:
         return Step(Kind.REFRESH, inst.id, login, kind_of, expires, f"account renamed from {secret.org}")
-    if secret.expires_at <= due_before:
+    if secret.expires_at < due_before:  # "expires sooner than", as StoredToken.needs_refresh
         return Step(Kind.REFRESH, inst.id, login, kind_of, expires, "expires within the minimum validity")
     return Step(Kind.FRESH, inst.id, login, kind_of, expires, "valid long enough")

@@ -25,9 +25,8 @@ from .executor import DEFAULT_CONCURRENCY, run_bounded
 from .plan import MINTING, Kind, Plan, Step, plan
 
 if TYPE_CHECKING:
-    from peribolos_core.token_store import StoredToken, TokenStore
-
     from peribolos_core.github import GitHubApp
+    from peribolos_core.token_store import StoredToken, TokenStore
 
 log = logging.getLogger("peribolos.refresher")
 
@@ -213,14 +212,16 @@ class Refresher:
                 raise
             return self._mint(step, minted=True)
         except InstallationGone:
-            if step.installation_id in self._stored:
-                self.store.delete(step.installation_id)
+            if step.installation_id not in self._stored:
+                return self._nothing_to_do(step, "installation uninstalled before its token was minted")
+            self.store.delete(step.installation_id)
             _change("token Secret deleted: minting answered 404, the App is no longer installed", step,
                     "deleted")
             return Outcome(step, "deleted", minted=True)
         except InstallationSuspended:
-            if step.installation_id in self._stored:
-                self.store.mark_suspended(step.installation_id)
+            if step.installation_id not in self._stored:
+                return self._nothing_to_do(step, "installation suspended before its token was minted")
+            self.store.mark_suspended(step.installation_id)
             _change("installation suspended: no more mints until the org unsuspends the App", step,
                     "suspended")
             return Outcome(step, "suspended", minted=True)
@@ -229,6 +230,11 @@ class Refresher:
         result = "created" if written == "created" else "refreshed"
         _change(f"token Secret {result}", step, result, expires_at=token.expires_at.isoformat())
         return Outcome(step, result, minted=True)
+
+    def _nothing_to_do(self, step: Step, why: str) -> Outcome:
+        fields = {"event": "skipped", "installation_id": step.installation_id, "org": step.org}
+        log.info(f"{why}: no Secret to change", extra=fields)
+        return Outcome(step, "skipped", minted=True)
 
     def _failed(self, step: Step, exc: Exception) -> Outcome:
         temporary = bool(getattr(exc, "temporary", False))

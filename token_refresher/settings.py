@@ -15,7 +15,6 @@ TOKEN_LIFETIME = timedelta(hours=1)
 """GitHub installation tokens expire one hour after they are minted."""
 GITHUB_MINTS_PER_MINUTE = 180
 """GitHub's secondary limit for one POST endpoint: 900 points a minute, 5 points a POST."""
-IN_CLUSTER_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
 @dataclass(frozen=True)
@@ -70,12 +69,3 @@ class Settings:
     def over_github_limit(self) -> bool:
         return self.mint_budget_per_minute > GITHUB_MINTS_PER_MINUTE
 
-
-def default_namespace(env_value: str | None, namespace_file: Path = IN_CLUSTER_NAMESPACE_FILE) -> str:
-    """POD_NAMESPACE when set, else the pod's own namespace (in-cluster file), else ``default``."""
-    if env_value and env_value.strip():
-        return env_value.strip()
-    try:
-        return namespace_file.read_text(encoding="utf-8").strip() or "default"
-    except OSError:
-        return "default"

@@ -1,4 +1,4 @@
-"""Settings refuse bad values with a message naming the flag; the namespace default follows the pod."""
+"""Settings refuse bad values with a message naming the flag."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from peribolos_core.errors import ConfigError
-from token_refresher.settings import Settings, default_namespace
+from token_refresher.settings import Settings
 
 
 def settings(**overrides) -> Settings:
@@ -42,15 +42,3 @@ def test_bad_values_name_the_flag(overrides, flag) -> None:
 def test_budget_above_github_limit_is_flagged(budget, over) -> None:
     assert settings(mint_budget_per_minute=budget).over_github_limit is over
 
-
-@pytest.mark.parametrize(("env", "file_text", "expected"), [
-    pytest.param("peribolos", "other", "peribolos", id="env-wins"),
-    pytest.param(None, "tenant-a\n", "tenant-a", id="in-cluster-file"),
-    pytest.param("  ", None, "default", id="nothing-set"),
-    pytest.param(None, "", "default", id="empty-file"),
-])
-def test_default_namespace(tmp_path, env, file_text, expected) -> None:
-    path = tmp_path / "namespace"
-    if file_text is not None:
-        path.write_text(file_text)
-    assert default_namespace(env, path) == expected

@@ -1,0 +1,211 @@
+"""Each reconcile case against the strict fake GitHub and a real kube-apiserver.
+
+A row: how the installation looks on GitHub (or absent), what is stored (or nothing), what changes on
+GitHub between planning and minting (an uninstall or suspension mid-run), and what the run must report
+and leave in the namespace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from peribolos_core.token_store import TokenStore
+from tests.fakes.github import FakeGitHub
+from token_refresher.budget import MintBudget
+from token_refresher.reconcile import Refresher
+
+IID = 7
+
+
+@dataclass(frozen=True)
+class Case:
+    installed: str | None
+    """None (not installed), "org", "user", "suspended"."""
+    stored: timedelta | None
+    """Expiry of the stored token from now; None = no Secret."""
+    marked_suspended: bool = False
+    mid_run: str | None = None
+    """"uninstall" or "suspend" between planning and minting; "reinstall" re-adds an absent one."""
+    result: str = ""
+    secret: str = ""
+    """After the run: "absent", "new" (a token just minted), "unchanged", "marked"."""
+    mints: int = 0
+
+
+CASES = {
+    "missing-secret-created": Case("org", None, result="created", secret="new", mints=1),
+    "expiring-refreshed": Case("org", timedelta(minutes=10), result="refreshed", secret="new", mints=1),
+    "expired-refreshed": Case("org", timedelta(minutes=-5), result="refreshed", secret="new", mints=1),
+    "fresh-untouched": Case("org", timedelta(minutes=50), result="fresh", secret="unchanged"),
+    "gone-deleted": Case(None, timedelta(minutes=50), result="deleted", secret="absent"),
+    "listed-late-kept": Case(None, timedelta(minutes=50), mid_run="reinstall", result="skipped",
+                             secret="unchanged"),
+    "suspended-marked": Case("suspended", timedelta(minutes=30), result="suspended", secret="marked"),
+    "suspended-already-marked-skipped": Case("suspended", timedelta(minutes=-30), marked_suspended=True,
+                                             result="skipped", secret="marked"),
+    "suspended-without-secret-skipped": Case("suspended", None, result="skipped", secret="absent"),
+    "unsuspended-refreshed-and-unmarked": Case("org", timedelta(minutes=55), marked_suspended=True,
+                                               result="refreshed", secret="new", mints=1),
+    "user-account-skipped": Case("user", None, result="skipped", secret="absent"),
+    "uninstalled-mid-run-404-deleted": Case("org", timedelta(minutes=10), mid_run="uninstall",
+                                            result="deleted", secret="absent"),
+    "uninstalled-before-create-skipped": Case("org", None, mid_run="uninstall", result="skipped",
+                                              secret="absent"),
+    "suspended-mid-run-403-marked": Case("org", timedelta(minutes=10), mid_run="suspend",
+                                         result="suspended", secret="marked"),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_reconcile_case(case: Case, github: FakeGitHub, store: TokenStore, seed: Callable,
+                        make_refresher: Callable[..., Refresher]) -> None:
+    if case.installed:
+        github.add_installation(IID, "Octo-Org", "User" if case.installed == "user" else "Organization")
+    old = seed(IID, case.stored, org="Octo-Org") if case.stored is not None else None
+    if case.marked_suspended:
+        store.mark_suspended(IID)
+    if case.installed == "suspended":
+        github.set_suspended(IID)
+    before = store.get(IID)
+    mints_before = github.mint_count
+
+    refresher = make_refresher()
+    plan = refresher.plan()
+    if case.mid_run == "uninstall":
+        github.remove_installation(IID)
+    elif case.mid_run == "suspend":
+        github.set_suspended(IID)
+    elif case.mid_run == "reinstall":
+        github.add_installation(IID, "Octo-Org")
+    summary = refresher.execute(plan)
+
+    assert [o.result for o in summary.outcomes] == [case.result]
+    assert summary.counts[case.result] == 1
+    assert summary.exit_code == 0
+    assert github.mint_count - mints_before == case.mints
+    after = store.get(IID)
+    if case.secret == "absent":
+        assert after is None
+    elif case.secret == "unchanged":
+        assert after == before
+    elif case.secret == "marked":
+        assert after is not None and after.suspended
+        assert after.token == old.token
+    else:
+        assert after is not None and not after.suspended
+        assert after.token != (old.token if old else None)
+        assert github.token_is_valid(after.token)
+        assert after.expires_at > datetime.now(UTC) + timedelta(minutes=55)
+        assert (after.org, after.account_type) == ("Octo-Org", "Organization")
+
+
+def _fleet(github: FakeGitHub, seed: Callable) -> None:
+    """12 installations in every state, for the whole-run tests."""
+    for i in range(1, 11):
+        github.add_installation(i, f"org-{i}")
+    github.add_installation(11, "someone", "User")
+    github.add_installation(12, "paused-org")
+    for i, minutes in [(1, 5), (2, 20), (3, 50), (4, 55), (5, -10), (12, 30)]:
+        seed(i, timedelta(minutes=minutes))
+    seed(99, timedelta(minutes=40), org="gone-org")
+    github.set_suspended(12)
+
+
+def test_a_run_logs_each_change_and_a_summary(github, store, seed, make_refresher, caplog) -> None:
+    _fleet(github, seed)
+    caplog.set_level(logging.INFO, logger="peribolos.refresher")
+    summary = make_refresher().run()
+
+    assert summary.counts == {"refreshed": 3, "created": 5, "deleted": 1, "suspended": 1, "skipped": 1,
+                              "fresh": 2, "deferred": 0, "failed": 0}
+    changes = {(r.event, r.installation_id) for r in caplog.records if getattr(r, "event", None) in
+               ("refreshed", "created", "deleted", "suspended")}
+    assert changes == {("refreshed", 1), ("refreshed", 2), ("refreshed", 5), ("created", 6), ("created", 7),
+                       ("created", 8), ("created", 9), ("created", 10), ("deleted", 99), ("suspended", 12)}
+    [final] = [r for r in caplog.records if getattr(r, "event", None) == "summary"]
+    assert (final.refreshed, final.created, final.deleted, final.suspended, final.skipped, final.failed,
+            final.mints_used) == (3, 5, 1, 1, 1, 0, 8)
+    assert final.duration_s >= 0
+    for record in caplog.records:
+        for token in (s.token for s in store.list()):
+            assert token not in record.getMessage() and token not in str(vars(record))
+
+
+def test_kube_traffic_is_one_list_plus_the_writes_and_a_rerun_writes_nothing(github, store, seed,
+                                                                            make_refresher) -> None:
+    _fleet(github, seed)
+    first = make_refresher().run()
+    changed = first.counts["refreshed"] + first.counts["created"]
+    # one list; per minted Secret one read + one write (TokenStore.put), per delete/mark one call
+    assert first.kube_requests == 1 + 2 * changed + first.counts["deleted"] + first.counts["suspended"]
+
+    mints_before = github.mint_count
+    again = make_refresher().run()
+    assert again.kube_requests == 1
+    assert github.mint_count == mints_before
+    assert again.counts["fresh"] == 10 and again.counts["skipped"] == 2
+    assert again.github_requests == 1  # one page of installations, nothing else
+
+
+def test_dry_run_mints_and_writes_nothing_and_says_what_would_change(github, store, seed, make_refresher,
+                                                                      caplog) -> None:
+    _fleet(github, seed)
+    before = {s.installation_id: s for s in store.list()}
+    mints_before = github.mint_count
+    caplog.set_level(logging.INFO, logger="peribolos.refresher")
+    summary = make_refresher(dry_run=True).run()
+
+    assert {s.installation_id: s for s in store.list()} == before
+    assert github.mint_count == mints_before
+    assert summary.kube_requests == 1 and summary.github_requests == 1
+    would = {(r.event, r.installation_id) for r in caplog.records if getattr(r, "dry_run", False) is True
+             and r.msg.startswith("would")}
+    assert would == {("refreshed", 1), ("refreshed", 2), ("refreshed", 5), ("created", 6), ("created", 7),
+                     ("created", 8), ("created", 9), ("created", 10), ("deleted", 99), ("suspended", 12)}
+    assert summary.counts["created"] == 5 and summary.dry_run
+
+
+class StepClock:
+    """The budget's clock: moves only when the budget sleeps, so a minute passes instantly."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_budget_leaves_exactly_the_latest_expiring_and_says_so(github, store, seed, make_refresher,
+                                                               caplog) -> None:
+    expiries = {1: 30, 2: 3, 3: 44, 4: -2, 5: 20, 6: 10}
+    for i, minutes in expiries.items():
+        github.add_installation(i, f"org-{i}")
+        seed(i, timedelta(minutes=minutes))
+    github.add_installation(7, "org-7")  # no Secret: first in line
+    clock = StepClock()
+    caplog.set_level(logging.INFO, logger="peribolos.refresher")
+    # 2 a minute for 90 s: slots at 0 s, 0 s, 60 s, 60 s -> 4 mints, the 3 expiring last are left
+    budget = MintBudget(2, clock=clock, sleep=clock.sleep)
+    summary = make_refresher(budget=budget, max_run_time=timedelta(seconds=90), concurrency=1).run()
+
+    minted = {o.step.installation_id for o in summary.outcomes if o.minted}
+    left = {o.step.installation_id for o in summary.outcomes if o.result == "deferred"}
+    assert (minted, left) == ({7, 4, 2, 6}, {5, 1, 3})
+    assert summary.mints_used == 4 and summary.peak_mints_per_minute == 2
+    assert clock.slept == [60.0]
+    assert summary.exit_code == 0
+    [warning] = [r for r in caplog.records if getattr(r, "event", None) == "deferred"]
+    assert warning.deferred == 3
+    assert warning.earliest_deferred_expiry == store.get(5).expires_at.isoformat()
+    for i in left:  # left alone: still the old token
+        assert store.get(i).expires_at < datetime.now(UTC) + timedelta(minutes=45)
