@@ -112,8 +112,13 @@ class GitHubApp:
         self.jwt = AppJWT(self.app_id, private_key)
         self.clock = clock
         self.transport = Transport(
-            api_url, session, timeout=timeout, max_retries=max_retries,
-            max_rate_limit_wait=max_rate_limit_wait, clock=clock, sleep=sleep,
+            api_url,
+            session,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_rate_limit_wait=max_rate_limit_wait,
+            clock=clock,
+            sleep=sleep,
         )
 
     @property
@@ -145,8 +150,11 @@ class GitHubApp:
         if repositories:
             body["repositories"] = list(repositories)
         response = self.transport.request(
-            "POST", f"/app/installations/{iid}/access_tokens", authorization=self._auth(),
-            json_body=body or None, on_404=InstallationGone,
+            "POST",
+            f"/app/installations/{iid}/access_tokens",
+            authorization=self._auth(),
+            json_body=body or None,
+            on_404=InstallationGone,
         )
         return InstallationToken.from_json(_json(response))
 
@@ -212,8 +220,11 @@ class GitHubInstallationClient:
         if not ref.strip():
             raise ConfigError("revision to read the config at is empty")
         response = self.transport.request(
-            "GET", f"/repos/{repo}/contents/{quote(clean)}", authorization=self._auth(),
-            params={"ref": ref}, accept="application/vnd.github.raw+json",
+            "GET",
+            f"/repos/{repo}/contents/{quote(clean)}",
+            authorization=self._auth(),
+            params={"ref": ref},
+            accept="application/vnd.github.raw+json",
         )
         return response.content
 

@@ -218,7 +218,12 @@ class Transport:
             self._count()
             try:
                 response = self.session.request(
-                    method, url, headers=headers, json=json_body, params=params, timeout=self.timeout,
+                    method,
+                    url,
+                    headers=headers,
+                    json=json_body,
+                    params=params,
+                    timeout=self.timeout,
                     allow_redirects=False,
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:

@@ -63,7 +63,14 @@ DEFAULT_PERMISSIONS = {
     "metadata": "read",
 }
 CONCLUSIONS = {
-    "action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale", "timed_out",
+    "action_required",
+    "cancelled",
+    "failure",
+    "neutral",
+    "success",
+    "skipped",
+    "stale",
+    "timed_out",
 }
 
 
@@ -412,7 +419,8 @@ class FakeGitHub:
         if fault.kind == "primary":
             reset = int(self.clock() + fault.reset_in)
             return _error(
-                403, MSG_PRIMARY,
+                403,
+                MSG_PRIMARY,
                 {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset), "x-ratelimit-limit": "5000"},
             )
         raise AssertionError(f"unknown fault kind {fault.kind}")
@@ -507,20 +515,32 @@ class FakeGitHub:
             return _error(400, "Problems parsing JSON")
         if not path.startswith(self.path_prefix + "/"):
             return _error(404, "Not Found")
-        route = path[len(self.path_prefix):]
+        route = path[len(self.path_prefix) :]
         try:
             return self._route(method, route, query, headers, auth, payload)
         except _Reply as reply:
             return reply
 
     def _route(
-        self, method: str, route: str, query: dict[str, list[str]], headers: dict[str, str],
-        auth: str | None, payload: Any,
+        self,
+        method: str,
+        route: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        auth: str | None,
+        payload: Any,
     ) -> _Reply:
         if route == "/app" and method == "GET":
             self._check_jwt(auth)
-            return _Reply(200, {"id": int(self.app_id) if self.app_id.isdigit() else self.app_id,
-                                "slug": "peribolos-test", "client_id": self.client_id, "name": "peribolos"})
+            return _Reply(
+                200,
+                {
+                    "id": int(self.app_id) if self.app_id.isdigit() else self.app_id,
+                    "slug": "peribolos-test",
+                    "client_id": self.client_id,
+                    "name": "peribolos",
+                },
+            )
         if route == "/app/installations" and method == "GET":
             self._check_jwt(auth)
             return self._list_installations(query)
@@ -557,7 +577,7 @@ class FakeGitHub:
         with self._lock:
             ordered = [self.installations[k] for k in sorted(self.installations)]
         last = max(1, -(-len(ordered) // per_page))
-        items = ordered[(page - 1) * per_page: page * per_page]
+        items = ordered[(page - 1) * per_page : page * per_page]
         base = f"{self.api_url}/app/installations?per_page={per_page}&page="
         links = []
         if page < last:
@@ -591,7 +611,9 @@ class FakeGitHub:
             token = "ghs_" + secrets.token_urlsafe(387)
             expires = now + self.token_ttl
             self._tokens[token] = _Token(
-                inst.id, expires, permissions,
+                inst.id,
+                expires,
+                permissions,
                 frozenset(r.lower() for r in repositories) if repositories else None,
             )
             self.mint_times.append(now)
@@ -619,10 +641,18 @@ class FakeGitHub:
             return _Reply(200, data, {"content-type": "application/vnd.github.raw; charset=utf-8"})
         encoded = base64.encodebytes(data).decode()
         name = file_path.rsplit("/", 1)[-1]
-        return _Reply(200, {
-            "type": "file", "encoding": "base64", "size": len(data), "name": name, "path": file_path,
-            "content": encoded, "sha": secrets.token_hex(20),
-        })
+        return _Reply(
+            200,
+            {
+                "type": "file",
+                "encoding": "base64",
+                "size": len(data),
+                "name": name,
+                "path": file_path,
+                "content": encoded,
+                "sha": secrets.token_hex(20),
+            },
+        )
 
     def _create_check_run(self, repo: str, payload: Any) -> _Reply:
         if not isinstance(payload, dict) or not payload.get("name") or not payload.get("head_sha"):
@@ -665,30 +695,42 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             fake.in_flight += 1
             fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-        status = 0
-        body = b""
         try:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             try:
                 reply = fake.handle(self.command, self.path, headers, body)
-            except Exception as exc:  # noqa: BLE001 (a bug in the fake: report it as 500 and remember it)
+            except Exception as exc:  # noqa: BLE001 (a bug in the fake: answer 500 and remember it)
                 fake.handler_errors.append(f"{type(exc).__name__}: {exc}")
                 reply = _error(500, f"fake GitHub bug: {type(exc).__name__}")
+            # Recorded before answering, so a test reading ``requests`` after its call sees this one.
+            parts = urlsplit(self.path)
+            auth = headers.get("authorization")
+            fake._record(
+                RecordedRequest(
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query),
+                    headers={k: v for k, v in headers.items() if k != "authorization"},
+                    auth_scheme=auth.partition(" ")[0] if auth else None,
+                    body=_safe_json(body),
+                    timestamp=started,
+                    status=reply.status if reply is not None else -1,
+                )
+            )
             if reply is None:
                 self.close_connection = True
-                status = -1
                 return
-            status = reply.status
             if isinstance(reply.payload, bytes | bytearray):
                 data = bytes(reply.payload)
                 content_type = "application/octet-stream"
             else:
                 data = json.dumps(reply.payload).encode()
                 content_type = "application/json; charset=utf-8"
-            out = {"content-type": content_type, **fake._rate_headers(count=status != 401), **reply.headers}
-            self.send_response(status)
+            rate = fake._rate_headers(count=reply.status != 401)
+            out = {"content-type": content_type, **rate, **reply.headers}
+            self.send_response(reply.status)
             for name, value in out.items():
                 self.send_header(name, value)
             self.send_header("content-length", str(len(data)))
@@ -699,18 +741,6 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with fake._lock:
                 fake.in_flight -= 1
-            parts = urlsplit(self.path)
-            auth = self.headers.get("authorization")
-            fake._record(RecordedRequest(
-                method=self.command,
-                path=parts.path,
-                query=parse_qs(parts.query),
-                headers={k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"},
-                auth_scheme=auth.partition(" ")[0] if auth else None,
-                body=_safe_json(body),
-                timestamp=started,
-                status=status,
-            ))
 
     do_GET = _serve
     do_POST = _serve

@@ -1,0 +1,117 @@
+"""The one wrapper around the official ``kubernetes`` client: loading config, and mapping its errors.
+
+Everything else in the project catches :class:`~peribolos_core.errors.KubeError` subclasses, never the
+client's ``ApiException`` or urllib3's errors. Error messages are built from the status code and the API's
+``Status.message``; the raw exception (which carries response headers and body) is only chained.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from .errors import ConfigError, KubeConflict, KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
+
+IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+REQUEST_TIMEOUT = (5.0, 30.0)
+"""(connect, read) seconds for every API call: a stuck API server fails the step instead of hanging it."""
+
+# The client logs whole response bodies (Secret data included) at debug level: never let that through.
+logging.getLogger("kubernetes").setLevel(logging.WARNING)
+
+
+def load_core_v1(kubeconfig: str | None = None) -> client.CoreV1Api:
+    """A CoreV1Api: from ``kubeconfig`` when given, else in-cluster, else the default kubeconfig
+    (``$KUBECONFIG`` or ``~/.kube/config``). ConfigError when none works."""
+    configuration = client.Configuration()
+    try:
+        if kubeconfig:
+            config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        else:
+            try:
+                config.load_incluster_config(client_configuration=configuration)
+            except ConfigException:
+                config.load_kube_config(client_configuration=configuration)
+    except (ConfigException, OSError, TypeError, ValueError) as exc:
+        where = (
+            f"kubeconfig {kubeconfig}" if kubeconfig else "in-cluster config or ~/.kube/config / $KUBECONFIG"
+        )
+        raise ConfigError(
+            f"cannot load Kubernetes credentials from {where} ({type(exc).__name__}): run in a Pod with a "
+            "ServiceAccount, or pass --kubeconfig / KUBECONFIG"
+        ) from exc
+    configuration.debug = False
+    return client.CoreV1Api(client.ApiClient(configuration))
+
+
+def default_namespace(
+    env: dict[str, str] | None = None, namespace_file: str = IN_CLUSTER_NAMESPACE_FILE
+) -> str:
+    """``POD_NAMESPACE``, else the in-cluster ServiceAccount's namespace, else ``default``."""
+    env = os.environ if env is None else env
+    if env.get("POD_NAMESPACE"):
+        return env["POD_NAMESPACE"]
+    try:
+        with open(namespace_file, encoding="utf-8") as handle:
+            return handle.read().strip() or "default"
+    except OSError:
+        return "default"
+
+
+def _status_message(exc: ApiException) -> str:
+    try:
+        body = json.loads(exc.body or "{}")
+    except (TypeError, ValueError):
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message or exc.reason or "no message")[:300]
+
+
+def error_for_api_exception(exc: ApiException, what: str) -> KubeError:
+    """The KubeError an ApiException means (pure)."""
+    status = exc.status or None
+    text = f"{what}: HTTP {status}: {_status_message(exc)}"
+    if status == 404:
+        return KubeNotFound(status, text)
+    if status == 409:
+        return KubeConflict(status, text)
+    if status in (401, 403):
+        return KubeForbidden(status, f"{text}; check the ServiceAccount's Role (see the rendered RBAC)")
+    if status is None or status == 429 or status >= 500:
+        return KubeUnavailable(status, text)
+    return KubeError(status, text)
+
+
+@contextmanager
+def kube_errors(what: str) -> Iterator[None]:
+    """Run a client call, turning its exceptions into KubeError subclasses that name ``what``."""
+    try:
+        yield
+    except ApiException as exc:
+        raise error_for_api_exception(exc, what) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise KubeUnavailable(
+            None, f"{what}: cannot reach the Kubernetes API ({type(exc).__name__})"
+        ) from exc
+
+
+_serializer: client.ApiClient | None = None
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A client model or a plain dict, as a plain dict with the API's camelCase keys."""
+    global _serializer
+    if isinstance(obj, dict):
+        return obj
+    if _serializer is None:
+        _serializer = client.ApiClient(client.Configuration())
+    return _serializer.sanitize_for_serialization(obj)

@@ -1,0 +1,161 @@
+"""Installation tokens kept in Kubernetes Secrets, one per installation (schema in :mod:`token_secret`).
+
+Writes are optimistic: read the Secret, then create it or replace it carrying the ``resourceVersion`` that
+was read; a 409 (someone created or changed it in between) means read again and retry. Two writers racing
+both end with a valid token stored, and neither overwrites a change it did not see.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Literal
+
+from kubernetes import client
+
+from .errors import KubeConflict, KubeNotFound
+from .github import InstallationToken
+from .kube import REQUEST_TIMEOUT, kube_errors, to_dict
+from .token_secret import (
+    ANNOTATION_SUSPENDED,
+    LABEL_SELECTOR,
+    MalformedSecret,
+    StoredToken,
+    build_secret,
+    parse_secret,
+    secret_name,
+)
+
+__all__ = ["StoredToken", "TokenStore"]
+
+log = logging.getLogger(__name__)
+
+
+class TokenStore:
+    """The token Secrets of one namespace, through a ``CoreV1Api``. Thread-safe (the client's pool is)."""
+
+    def __init__(self, core_v1: client.CoreV1Api, namespace: str, *, max_attempts: int = 5) -> None:
+        self.api = core_v1
+        self.namespace = namespace
+        self.max_attempts = max_attempts
+        self._count_lock = threading.Lock()
+        self.request_count = 0
+        """Kubernetes API calls made (for benchmarks)."""
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self.request_count += 1
+
+    def _read(self, name: str) -> dict[str, Any] | None:
+        self._count()
+        try:
+            with kube_errors(f"read Secret {self.namespace}/{name}"):
+                obj = self.api.read_namespaced_secret(name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
+        except KubeNotFound:
+            return None
+        return to_dict(obj)
+
+    def get(self, installation_id: int) -> StoredToken | None:
+        """The stored token, or None when there is no Secret (or one off-schema: it will be overwritten)."""
+        name = secret_name(installation_id)
+        obj = self._read(name)
+        if obj is None:
+            return None
+        try:
+            return parse_secret(obj)
+        except MalformedSecret as exc:
+            log.warning(
+                "token Secret does not follow the schema; treating it as missing, the next write replaces it",
+                extra={"secret": name, "namespace": self.namespace, "problem": str(exc)},
+            )
+            return None
+
+    def list(self) -> list[StoredToken]:
+        """Every token Secret of this service in the namespace, in one label-selector list call."""
+        self._count()
+        with kube_errors(f"list token Secrets in {self.namespace}"):
+            result = self.api.list_namespaced_secret(
+                self.namespace, label_selector=LABEL_SELECTOR, _request_timeout=REQUEST_TIMEOUT
+            )
+        stored = []
+        for item in to_dict(result).get("items") or []:
+            try:
+                stored.append(parse_secret(item))
+            except MalformedSecret as exc:
+                log.warning(
+                    "skipping a token Secret that does not follow the schema",
+                    extra={"secret": (item.get("metadata") or {}).get("name"), "problem": str(exc)},
+                )
+        return stored
+
+    def put(
+        self, installation_id: int, token: InstallationToken, org: str, account_type: str
+    ) -> Literal["created", "updated"]:
+        """Store ``token`` (clearing any suspended mark): create the Secret, or replace the version read.
+
+        On a 409 (a concurrent writer) read again and retry, up to ``max_attempts`` times.
+        """
+        name = secret_name(installation_id)
+        where = f"Secret {self.namespace}/{name}"
+        for _attempt in range(self.max_attempts):
+            existing = self._read(name)
+            self._count()
+            try:
+                if existing is None:
+                    body = build_secret(installation_id, token.token, token.expires_at, org, account_type)
+                    with kube_errors(f"create {where}"):
+                        self.api.create_namespaced_secret(
+                            self.namespace, body, _request_timeout=REQUEST_TIMEOUT
+                        )
+                    return "created"
+                version = (existing.get("metadata") or {}).get("resourceVersion")
+                body = build_secret(
+                    installation_id,
+                    token.token,
+                    token.expires_at,
+                    org,
+                    account_type,
+                    resource_version=version,
+                )
+                with kube_errors(f"replace {where}"):
+                    self.api.replace_namespaced_secret(
+                        name, self.namespace, body, _request_timeout=REQUEST_TIMEOUT
+                    )
+                return "updated"
+            except (KubeConflict, KubeNotFound) as exc:
+                # Created, changed or deleted by someone else since our read: read again.
+                log.info(
+                    "token Secret changed concurrently, retrying",
+                    extra={"secret": name, "reason": exc.message},
+                )
+        raise KubeConflict(409, f"write {where}: still conflicting after {self.max_attempts} attempts")
+
+    def delete(self, installation_id: int) -> bool:
+        """Delete the Secret; True when it existed, False when it was already gone (both are success)."""
+        name = secret_name(installation_id)
+        self._count()
+        try:
+            with kube_errors(f"delete Secret {self.namespace}/{name}"):
+                self.api.delete_namespaced_secret(name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
+        except KubeNotFound:
+            return False
+        return True
+
+    def mark_suspended(self, installation_id: int) -> None:
+        """Annotate the Secret ``peribolos.dev/suspended: "true"`` (the refresher stops minting for it).
+
+        A missing Secret stays missing: there is nothing to mark, and no token to keep.
+        """
+        name = secret_name(installation_id)
+        patch = {"metadata": {"annotations": {ANNOTATION_SUSPENDED: "true"}}}
+        self._count()
+        try:
+            with kube_errors(f"mark Secret {self.namespace}/{name} suspended"):
+                self.api.patch_namespaced_secret(
+                    name, self.namespace, patch, _request_timeout=REQUEST_TIMEOUT
+                )
+        except KubeNotFound:
+            log.info("no token Secret to mark suspended", extra={"secret": name, "namespace": self.namespace})
+
+    def __repr__(self) -> str:
+        return f"TokenStore(namespace={self.namespace!r})"

@@ -1,0 +1,69 @@
+from datetime import timedelta
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from peribolos_core.durations import DURATION, format_duration, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("45m", timedelta(minutes=45)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("90s", timedelta(seconds=90)),
+        ("2d", timedelta(days=2)),
+        ("1d2h3m4s", timedelta(days=1, hours=2, minutes=3, seconds=4)),
+        (" 10M ", timedelta(minutes=10)),
+        ("0s", timedelta(0)),
+    ],
+    ids=["minutes", "hours-minutes", "seconds", "days", "all-units", "spaces-upper-case", "zero"],
+)
+def test_parse_duration(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "45", "m", "1x", "30m1h", "1h1h", "-5m", "1.5h", "1h 30m", "45m!"],
+    ids=[
+        "empty",
+        "bare-number",
+        "unit-only",
+        "unknown-unit",
+        "wrong-order",
+        "repeated",
+        "negative",
+        "fraction",
+        "inner-space",
+        "trailing-junk",
+    ],
+)
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(timedelta(minutes=90), "1h30m"), (timedelta(0), "0s"), (timedelta(days=1, seconds=5), "1d5s")],
+    ids=["hours-minutes", "zero", "days-seconds"],
+)
+def test_format_duration_round_trips(value: timedelta, text: str) -> None:
+    assert format_duration(value) == text
+    assert parse_duration(text) == value
+
+
+def test_click_type_converts_and_reports_usage_errors() -> None:
+    @click.command()
+    @click.option("--min-valid", type=DURATION, default="45m")
+    def cmd(min_valid: timedelta) -> None:
+        click.echo(int(min_valid.total_seconds()))
+
+    runner = CliRunner()
+    assert runner.invoke(cmd, []).output.strip() == "2700"
+    assert runner.invoke(cmd, ["--min-valid", "1h"]).output.strip() == "3600"
+    bad = runner.invoke(cmd, ["--min-valid", "soon"])
+    assert bad.exit_code == 2
+    assert "invalid duration 'soon'" in bad.output

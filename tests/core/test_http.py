@@ -1,0 +1,303 @@
+"""The transport: the pure error/rate-limit decisions on literal answers, then the retry loop against the
+fake GitHub (a real HTTP server), with ``sleep`` recorded instead of slept."""
+
+import json
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from peribolos_core.errors import (
+    BadCredentials,
+    ConfigError,
+    GitHubError,
+    GitHubRequestError,
+    GitHubUnavailable,
+    InstallationGone,
+    InstallationSuspended,
+    RateLimited,
+)
+from peribolos_core.http import (
+    API_VERSION,
+    USER_AGENT,
+    Transport,
+    backoff_delay,
+    error_for_response,
+    normalise_api_url,
+    rate_limit_wait,
+)
+from tests.fakes.github import MSG_SECONDARY, MSG_SUSPENDED, FakeGitHub, Fault
+
+NOW = 1_700_000_000.0
+PRIMARY_RESET_IN_120 = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 120)}
+PRIMARY_RESET_PAST = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) - 5)}
+
+
+def body(message: str) -> bytes:
+    return json.dumps({"message": message, "documentation_url": "https://docs.github.com"}).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "content", "on_404", "kind", "temporary", "retry_after"),
+    [
+        (401, {}, body("Bad credentials"), None, BadCredentials, False, None),
+        (403, {}, body(MSG_SUSPENDED), None, InstallationSuspended, False, None),
+        (403, {}, body("Resource not accessible by integration"), None, GitHubRequestError, False, None),
+        (403, {}, body(MSG_SECONDARY), None, RateLimited, True, 60.0),
+        (403, {"Retry-After": "30"}, body(MSG_SECONDARY), None, RateLimited, True, 30.0),
+        (403, PRIMARY_RESET_IN_120, body("API rate limit"), None, RateLimited, True, 121.0),
+        (403, PRIMARY_RESET_PAST, body("API rate limit"), None, RateLimited, True, 1.0),
+        (429, {"retry-after": "7"}, body("Too Many Requests"), None, RateLimited, True, 7.0),
+        (429, {}, b"", None, RateLimited, True, 60.0),
+        (404, {}, body("Not Found"), None, GitHubRequestError, False, None),
+        (404, {}, body("Not Found"), InstallationGone, InstallationGone, False, None),
+        (422, {}, body("Validation Failed"), None, GitHubRequestError, False, None),
+        (500, {}, b"<html>oops</html>", None, GitHubUnavailable, True, None),
+        (502, {}, body("Server Error"), None, GitHubUnavailable, True, None),
+        (503, {"x-ratelimit-remaining": "0"}, body("Unavailable"), None, GitHubUnavailable, True, None),
+    ],
+    ids=[
+        "401-bad-credentials",
+        "403-suspended",
+        "403-forbidden",
+        "403-secondary-no-header",
+        "403-secondary-retry-after",
+        "403-primary-reset",
+        "403-primary-reset-past",
+        "429-retry-after",
+        "429-bare",
+        "404-plain",
+        "404-installation",
+        "422",
+        "500-html",
+        "502",
+        "503-not-a-rate-limit",
+    ],
+)
+def test_error_for_response(
+    status: int,
+    headers: dict,
+    content: bytes,
+    on_404: type | None,
+    kind: type,
+    temporary: bool,
+    retry_after: float | None,
+) -> None:
+    extra = {"on_404": on_404} if on_404 else {}
+    what = "POST /app/installations/1/access_tokens"
+    error = error_for_response(status, headers, content, NOW, what, **extra)
+    assert type(error) is kind
+    assert isinstance(error, GitHubError)
+    assert error.status_code == status
+    assert error.temporary is temporary
+    assert str(error).startswith(f"POST /app/installations/1/access_tokens: HTTP {status}: ")
+    if retry_after is not None:
+        assert error.retry_after == pytest.approx(retry_after)
+
+
+def test_error_message_is_githubs_and_bounded() -> None:
+    error = error_for_response(422, {}, body("Validation   Failed\n" + "x" * 1000), NOW, "POST /x")
+    assert "Validation Failed" in str(error)
+    assert len(str(error)) < 400
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "message", "wait"),
+    [
+        (200, {"retry-after": "5"}, "", None),
+        (403, {}, "Must have admin rights", None),
+        (403, {"RETRY-AFTER": "abc"}, "", 60.0),
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "junk"}, "", 60.0),
+        (403, {"x-ratelimit-remaining": "12"}, "", None),
+    ],
+    ids=["not-an-error", "plain-403", "unparsable-retry-after", "unparsable-reset", "remaining-left"],
+)
+def test_rate_limit_wait(status: int, headers: dict, message: str, wait: float | None) -> None:
+    assert rate_limit_wait(status, headers, message, NOW) == wait
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff_delay(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://api.github.com", "https://api.github.com"),
+        ("https://api.github.com/", "https://api.github.com"),
+        ("https://ghe.example.com/api/v3/", "https://ghe.example.com/api/v3"),
+        ("http://127.0.0.1:8080/api/v3", "http://127.0.0.1:8080/api/v3"),
+    ],
+    ids=["github", "trailing-slash", "ghes", "loopback-http"],
+)
+def test_api_url_normalised(url: str, expected: str) -> None:
+    assert normalise_api_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["api.github.com", "ftp://x", "https://", "https://h/api?x=1", ""],
+    ids=["no-scheme", "ftp", "no-host", "query", "empty"],
+)
+def test_bad_api_url_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="not an http"):
+        normalise_api_url(url)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"timeout": 0}, "timeout"), ({"max_retries": -1}, "max_retries")],
+    ids=["timeout", "retries"],
+)
+def test_transport_settings_validated(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Transport("https://api.github.com", **kwargs)
+
+
+# -- the retry loop against the fake ------------------------------------------------------------------
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+def transport(gh: FakeGitHub, sleeps: list[float], **kw) -> Transport:
+    return Transport(gh.api_url, sleep=sleeps.append, clock=gh.clock, **kw)
+
+
+def jwt_auth(key: rsa.RSAPrivateKey, gh: FakeGitHub) -> str:
+    from peribolos_core.app_jwt import AppJWT
+
+    return "Bearer " + AppJWT(gh.app_id, key).token(gh.clock())
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected_sleeps"),
+    [
+        (Fault.server_error(500), [0.5, 1.0]),
+        (Fault.server_error(503), [0.5, 1.0]),
+        (Fault.disconnect(), [0.5, 1.0]),
+        (Fault.too_many_requests(retry_after=3), [3.0, 3.0]),
+        (Fault.secondary_limit(retry_after=2), [2.0, 2.0]),
+        (Fault.secondary_limit(retry_after=None), [60.0, 60.0]),
+        (Fault.primary_limit(reset_in=30), [31.0, 31.0]),
+    ],
+    ids=[
+        "500",
+        "503",
+        "disconnect",
+        "429-retry-after",
+        "secondary-retry-after",
+        "secondary-bare",
+        "primary-reset",
+    ],
+)
+def test_transient_failures_are_retried_then_succeed(
+    fake_github: FakeGitHub,
+    app_key: rsa.RSAPrivateKey,
+    sleeps: list[float],
+    fault: Fault,
+    expected_sleeps: list[float],
+) -> None:
+    fake_github.clock = lambda: NOW  # frozen: the reset wait is exact
+    fake_github.inject(fault, times=2, path="/app/installations/1$")
+    t = transport(fake_github, sleeps)
+    response = t.request("GET", "/app/installations/1", authorization=jwt_auth(app_key, fake_github))
+    assert response.json()["account"]["login"] == "octo-org"
+    assert sleeps == pytest.approx(expected_sleeps, abs=1.0)
+    assert t.request_count == 3
+    assert [r.status for r in fake_github.requests_to("GET", "/app/installations/1$")][-1] == 200
+
+
+def test_timeout_is_retried(fake_github: FakeGitHub, app_key: rsa.RSAPrivateKey, sleeps: list[float]) -> None:
+    fake_github.inject(Fault.timeout(1.0), times=1)
+    t = transport(fake_github, sleeps, timeout=0.2)
+    response = t.request("GET", "/app", authorization=jwt_auth(app_key, fake_github))
+    assert response.status_code == 200
+    assert sleeps == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        (Fault.server_error(502), GitHubUnavailable),
+        (Fault.disconnect(), GitHubUnavailable),
+        (Fault.too_many_requests(retry_after=1), RateLimited),
+    ],
+    ids=["5xx", "disconnect", "429"],
+)
+def test_gives_up_after_max_retries(
+    fake_github: FakeGitHub, app_key: rsa.RSAPrivateKey, sleeps: list[float], fault: Fault, kind: type
+) -> None:
+    fake_github.inject(fault, times=10)
+    t = transport(fake_github, sleeps, max_retries=2)
+    with pytest.raises(kind) as info:
+        t.request("GET", "/app", authorization=jwt_auth(app_key, fake_github))
+    assert info.value.temporary
+    assert t.request_count == 3
+    assert len(sleeps) == 2
+
+
+def test_connection_refused_is_unavailable(app_key: rsa.RSAPrivateKey, sleeps: list[float]) -> None:
+    with FakeGitHub("1", app_key.public_key()) as gh:
+        url = gh.api_url
+    t = Transport(url, sleep=sleeps.append, max_retries=1)
+    with pytest.raises(GitHubUnavailable, match="connection failed") as info:
+        t.request("GET", "/app", authorization="Bearer x")
+    assert info.value.status_code is None
+    assert sleeps == [0.5]
+
+
+def test_long_rate_limit_wait_goes_to_the_caller(
+    fake_github: FakeGitHub, app_key: rsa.RSAPrivateKey, sleeps: list[float]
+) -> None:
+    fake_github.inject(Fault.too_many_requests(retry_after=600))
+    t = transport(fake_github, sleeps, max_rate_limit_wait=60)
+    with pytest.raises(RateLimited) as info:
+        t.request("GET", "/app", authorization=jwt_auth(app_key, fake_github))
+    assert info.value.retry_after == 600
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "kind"),
+    [("/app/installations/99", 404, GitHubRequestError), ("/nothing/here", 404, GitHubRequestError)],
+    ids=["unknown-installation", "unknown-route"],
+)
+def test_client_errors_are_not_retried(
+    fake_github: FakeGitHub,
+    app_key: rsa.RSAPrivateKey,
+    sleeps: list[float],
+    path: str,
+    status: int,
+    kind: type,
+) -> None:
+    t = transport(fake_github, sleeps)
+    with pytest.raises(kind) as info:
+        t.request("GET", path, authorization=jwt_auth(app_key, fake_github))
+    assert info.value.status_code == status
+    assert not info.value.temporary
+    assert t.request_count == 1 and sleeps == []
+
+
+def test_headers_sent(fake_github: FakeGitHub, app_key: rsa.RSAPrivateKey, sleeps: list[float]) -> None:
+    transport(fake_github, sleeps).request("GET", "/app", authorization=jwt_auth(app_key, fake_github))
+    (seen,) = fake_github.requests
+    assert seen.headers["user-agent"] == USER_AGENT
+    assert seen.headers["x-github-api-version"] == API_VERSION
+    assert seen.headers["accept"] == "application/vnd.github+json"
+    assert seen.auth_scheme == "Bearer"
+    assert "authorization" not in seen.headers
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://evil.example.com/app/installations?page=2", "http://127.0.0.1:1/app"],
+    ids=["other-host", "other-port"],
+)
+def test_absolute_urls_must_stay_on_the_api_origin(
+    fake_github: FakeGitHub, sleeps: list[float], url: str
+) -> None:
+    with pytest.raises(GitHubRequestError, match="outside"):
+        transport(fake_github, sleeps).request("GET", url, authorization="Bearer x")
+    assert fake_github.requests == []
