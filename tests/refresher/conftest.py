@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,3 +86,30 @@ def seed(github: FakeGitHub, store: TokenStore, app_key: rsa.RSAPrivateKey
         return token
 
     return put
+
+
+SCRIPT = Path(sys.executable).parent / "peribolos-refresh-tokens"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120
+            ) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SCRIPT), *args], env=script_env(env), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def script_env(env: dict[str, str] | None) -> dict[str, str]:
+    """This process's environment without its GitHub/Kubernetes settings, plus ``env``."""
+    assert SCRIPT.exists(), f"{SCRIPT} missing: run `make venv` (pip install -e .)"
+    ours = ("GITHUB_", "POD_", "KUBECONFIG", "LOG_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(ours)} | (env or {})
+
+
+def json_lines(stderr: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def cli_env(github: FakeGitHub, app_key_file: Path, kube_apiserver: Any, namespace: str) -> dict[str, str]:
+    return {"GITHUB_APP_ID": APP_ID, "GITHUB_APP_PRIVATE_KEY_FILE": str(app_key_file),
+            "GITHUB_API_URL": github.api_url, "KUBECONFIG": str(kube_apiserver.kubeconfig),
+            "POD_NAMESPACE": namespace}

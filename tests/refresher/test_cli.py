@@ -1,0 +1,114 @@
+"""The console script as the CronJob runs it: exit codes 0 / 1 / 2, JSON lines on stderr, --dry-run."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from tests.e2e.controlplane import free_port
+from tests.fakes.fixtures import APP_ID, write_key
+from tests.refresher.conftest import json_lines, run_cli
+
+
+def dead_kubeconfig(path: Path) -> Path:
+    """A kubeconfig pointing at a port where nothing listens."""
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "x",
+        "clusters": [{"name": "x", "cluster": {"server": f"https://127.0.0.1:{free_port()}",
+                                                "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "x", "user": {"token": "not-a-real-token"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
+    }))
+    return path
+
+
+BAD_CONFIG = {
+    "missing-app-id": ([], {"GITHUB_APP_ID": ""}, "--app-id"),
+    "missing-key-file": ([], {"GITHUB_APP_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, "/nonexistent/key.pem"),
+    "concurrency-over-100": (["--concurrency", "101"], {}, "--concurrency"),
+    "bare-number-duration": (["--min-valid", "45"], {}, "--min-valid"),
+    "min-valid-a-whole-hour": (["--min-valid", "1h"], {}, "--min-valid"),
+    "kube-unreachable": ([], {"KUBECONFIG": "DEAD"}, "cannot list the token Secrets"),
+}
+
+
+@pytest.mark.parametrize(("args", "env", "expected"), BAD_CONFIG.values(), ids=BAD_CONFIG.keys())
+def test_bad_configuration_exits_2_with_a_clear_message(args, env, expected, app_key_file, tmp_path) -> None:
+    values = {"GITHUB_APP_ID": APP_ID, "GITHUB_APP_PRIVATE_KEY_FILE": str(app_key_file),
+              "GITHUB_API_URL": f"http://127.0.0.1:{free_port()}", "POD_NAMESPACE": "default",
+              "KUBECONFIG": str(dead_kubeconfig(tmp_path / "dead.kubeconfig"))}
+    values |= {k: (str(dead_kubeconfig(tmp_path / "k")) if v == "DEAD" else v) for k, v in env.items()}
+    result = run_cli(*args, env={k: v for k, v in values.items() if v})
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_github_refusing_the_key_exits_2(cli_env, other_key, tmp_path) -> None:
+    wrong = write_key(other_key, tmp_path / "wrong.pem")
+    result = run_cli(env=cli_env | {"GITHUB_APP_PRIVATE_KEY_FILE": str(wrong)})
+    assert result.returncode == 2
+    assert "GitHub refused the App's JWT" in result.stderr and "BadCredentials" in result.stderr
+
+
+def test_github_unreachable_exits_2_after_retries(cli_env) -> None:
+    result = run_cli(env=cli_env | {"GITHUB_API_URL": f"http://127.0.0.1:{free_port()}"})
+    assert result.returncode == 2
+    assert "cannot list the App's installations" in result.stderr and "connection failed" in result.stderr
+
+
+def test_success_exits_0_with_a_json_line_per_change_and_a_summary(cli_env, github, store, seed) -> None:
+    github.add_installation(1, "org-one")
+    github.add_installation(2, "org-two")
+    seed(2, timedelta(minutes=5))
+    result = run_cli("--concurrency", "2", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    lines = json_lines(result.stderr)
+    assert len(lines) == len(result.stderr.splitlines()), "every stderr line is JSON"
+    assert {(x["event"], x["installation_id"]) for x in lines if x.get("event") in ("created", "refreshed")} \
+        == {("created", 1), ("refreshed", 2)}
+    [summary] = [x for x in lines if x.get("event") == "summary"]
+    assert (summary["created"], summary["refreshed"], summary["failed"]) == (1, 1, 0)
+    assert summary["mints_used"] == 2
+    assert {s.installation_id for s in store.list()} == {1, 2}
+
+
+def test_dry_run_shows_what_would_change_and_changes_nothing(cli_env, github, store) -> None:
+    github.add_installation(1, "org-one")
+    result = run_cli("--dry-run", "--log-format", "text", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "would create: no Secret" in result.stderr
+    assert store.list() == [] and github.mint_count == 0
+
+
+def test_any_failure_exits_1_and_the_others_are_done(cli_env, github, seed, core_v1, kube_apiserver,
+                                                     namespace) -> None:
+    """Real RBAC: a ServiceAccount that may update Secrets but not create them."""
+    github.add_installation(1, "org-one")   # no Secret: create is forbidden -> failed
+    github.add_installation(2, "org-two")
+    seed(2, timedelta(minutes=5))           # refresh (replace) is allowed
+    core_v1.create_namespaced_service_account(namespace, client.V1ServiceAccount(
+        metadata=client.V1ObjectMeta(name="refresher")))
+    rbac = client.RbacAuthorizationV1Api(kube_apiserver.api_client())
+    rbac.create_namespaced_role(namespace, client.V1Role(
+        metadata=client.V1ObjectMeta(name="no-create"),
+        rules=[client.V1PolicyRule(api_groups=[""], resources=["secrets"],
+                                   verbs=["get", "list", "update", "patch", "delete"])]))
+    rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="no-create"),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="no-create"),
+        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="refresher", namespace=namespace)]))
+    kubeconfig = kube_apiserver.service_account_kubeconfig(namespace, "refresher")
+
+    result = run_cli(env=cli_env | {"KUBECONFIG": str(kubeconfig)})
+
+    assert result.returncode == 1, result.stderr
+    lines = json_lines(result.stderr)
+    [failure] = [x for x in lines if x.get("event") == "failed"]
+    assert failure["installation_id"] == 1 and failure["error_type"] == "KubeForbidden"
+    [summary] = [x for x in lines if x.get("event") == "summary"]
+    assert (summary["refreshed"], summary["failed"]) == (1, 1)
