@@ -21,6 +21,9 @@ setup(
         "jinja2>=3.1,<4",
         "pyyaml>=6.0,<7",
         "click>=8.1,<9",
+        # generator: values schema checks and the Kubernetes OpenAPI schemas for `validate`.
+        "jsonschema>=4.20,<5",
+        "kubernetes-validate>=1.31",
         # The interceptor's HTTP server (docs/performance.md: chosen over http.server by measurement).
         "uvicorn>=0.30,<1",
         "httptools>=0.6,<1",

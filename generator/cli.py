@@ -1,0 +1,125 @@
+"""``peribolos-generate``: render, validate and document the service's manifests.
+
+Exit codes: 0 ok, 1 the manifests have problems (``validate``), 2 bad values or arguments. Every problem
+is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from generator import app_manifest, docs, render, validate
+from generator.errors import GeneratorError, ValuesError
+from generator.values import defaults_text, load_values
+
+
+def _fail_on_problems(exit_code: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Turn a GeneratorError into one stderr line per problem and ``exit_code``."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except ValuesError as exc:
+                for problem in exc.problems:
+                    click.echo(f"error: {problem}", err=True)
+                sys.exit(2)
+            except GeneratorError as exc:
+                for problem in exc.problems:
+                    click.echo(f"error: {problem}", err=True)
+                sys.exit(exit_code)
+
+        return wrapper
+
+    return decorate
+
+
+values_option = click.option(
+    "--values", "-f", "values_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Values file (YAML); repeat to merge several, later files win.",
+)
+set_option = click.option(
+    "--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+    help="Override one value; VALUE is read as YAML (repeatable, applied after the files).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Render every manifest of Peribolos as a Service from one values file."""
+
+
+@main.command("render")
+@values_option
+@set_option
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write one file per concern plus kustomization.yaml here (default: one stream on stdout).")
+@_fail_on_problems(2)
+def render_command(values_files: tuple[Path, ...], sets: tuple[str, ...], output_dir: Path | None) -> None:
+    """Render the manifests (kubectl apply -k DIR, or pipe the stream to kubectl apply -f -)."""
+    values = load_values(values_files, sets)
+    if output_dir is None:
+        click.echo(render.render_stream(values), nl=False)
+        return
+    written = render.write_dir(values, output_dir)
+    click.echo(f"wrote {len(written)} files to {output_dir}", err=True)
+
+
+@main.command("values")
+def values_command() -> None:
+    """Print the documented default values file (a starting point for --values)."""
+    click.echo(defaults_text(), nl=False)
+
+
+@main.command("values-docs")
+def values_docs_command() -> None:
+    """Print the values reference in Markdown (docs/values.md)."""
+    click.echo(docs.values_markdown(), nl=False)
+
+
+def _default_crd_dir() -> Path | None:
+    cache = os.environ.get("E2E_CACHE") or str(Path.home() / ".cache" / "peribolos-e2e")
+    path = Path(cache) / "crds"
+    return path if path.is_dir() else None
+
+
+@main.command("validate")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--crd-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Directory of CustomResourceDefinition YAML (Tekton Pipelines and Triggers) whose schemas "
+                   "check the Tekton objects. Default: $E2E_CACHE/crds when it exists.")
+@click.option("--kubernetes-version", default=validate.DEFAULT_KUBERNETES_VERSION, show_default=True,
+              help="Kubernetes version whose schemas check the built-in kinds.")
+@_fail_on_problems(1)
+def validate_command(path: Path, crd_dir: Path | None, kubernetes_version: str) -> None:
+    """Check rendered (or hand-edited) manifests in PATH (a directory or a file); exit 1 on any problem."""
+    crd_dir = crd_dir or _default_crd_dir()
+    report = validate.validate_path(path, crd_dir=crd_dir, kubernetes_version=kubernetes_version)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    if report.problems:
+        raise GeneratorError(report.problems)
+    click.echo(f"{report.objects} objects valid", err=True)
+
+
+@main.command("github-app-manifest")
+@values_option
+@set_option
+@_fail_on_problems(2)
+def github_app_manifest_command(values_files: tuple[Path, ...], sets: tuple[str, ...]) -> None:
+    """Print the GitHub App manifest (JSON) for GitHub's App manifest flow."""
+    values = load_values(values_files, sets)
+    click.echo(json.dumps(app_manifest.build(values.data), indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,267 @@
+"""Render the manifests: jinja2 templates (one per concern) → parsed objects → deterministic YAML.
+
+Templates write every scalar through ``tojson``; the output of each template is parsed back with
+``yaml.safe_load_all`` (so a template mistake fails here, not in ``kubectl apply``), the common
+``app.kubernetes.io/*`` labels and the extra labels/annotations are merged into every object, and the
+objects are dumped again with a fixed key order: the same values always give byte-identical output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+import yaml
+
+from generator.errors import RenderError
+from generator.values import Values
+
+PRODUCT = "peribolos-as-a-service"
+MANAGED_BY = "peribolos-generate"
+
+# Output files in apply order; each is rendered from templates/<concern>.yaml.j2.
+CONCERNS: tuple[str, ...] = (
+    "namespace",
+    "serviceaccounts",
+    "rbac",
+    "tasks",
+    "triggers",
+    "eventlistener",
+    "interceptor",
+    "refresher",
+    "networkpolicy",
+    "exposure",
+)
+KUSTOMIZATION = "kustomization.yaml"
+
+# Paths inside the containers (part of the contract with the step commands).
+TOKEN_DIR = "/var/run/peribolos/token"  # noqa: S105 - a directory, not a secret
+TOKEN_FILE = f"{TOKEN_DIR}/token"
+CONFIG_DIR = "/var/run/peribolos/config"
+GITHUB_APP_DIR = "/var/run/peribolos/github-app"
+PRIVATE_KEY_FILE = f"{GITHUB_APP_DIR}/private-key.pem"
+WEBHOOK_DIR = "/var/run/peribolos/webhook"
+WEBHOOK_SECRET_FILE = f"{WEBHOOK_DIR}/webhook-secret"
+
+# action → (Trigger/Task/TriggerTemplate suffix, GitHub event types, the events value key)
+ACTIONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("install", ("installation", "installation_repositories"), "install"),
+    ("uninstall", ("installation",), "uninstall"),
+    ("sync", ("push", "check_run"), "sync"),
+    ("dry-run", ("pull_request", "check_run"), "dryRun"),
+)
+INSTALLATION_PARAMS = ("installation_id", "org", "secret_name", "delivery_id")
+CONFIG_PARAMS = ("repo", "revision", "ref", "config_path")
+
+
+def image_ref(image: dict[str, Any]) -> str:
+    """``repository@digest`` when a digest is set, else ``repository:tag``."""
+    if image["digest"]:
+        return f"{image['repository']}@{image['digest']}"
+    return f"{image['repository']}:{image['tag']}"
+
+
+def _environment() -> jinja2.Environment:
+    # Not HTML: the output is YAML and every scalar goes through tojson.
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("generator", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # noqa: S701
+    )
+    env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
+    return env
+
+
+def _context(values: Values) -> dict[str, Any]:
+    v = values.data
+    security = v["podSecurity"]
+    pod_security: dict[str, Any] = {"runAsNonRoot": True}
+    for key in ("runAsUser", "runAsGroup", "fsGroup"):
+        if security[key] is not None:
+            pod_security[key] = security[key]
+    pod_security["seccompProfile"] = {"type": "RuntimeDefault"}
+    container_security = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    wired = [(name, events) for name, events, key in ACTIONS if v["events"][key]]
+    peribolos = v["peribolos"]
+    flags = [
+        f"--github-endpoint={v['github']['apiUrl']}",
+        f"--config-path={CONFIG_DIR}/peribolos.yaml",
+        f"--github-token-path={TOKEN_FILE}",
+        "--require-self=false",
+        f"--min-admins={peribolos['minAdmins']}",
+        f"--maximum-removal-delta={peribolos['maximumRemovalDelta']}",
+    ]
+    if v["github"]["graphqlUrl"]:
+        flags.append(f"--github-graphql-endpoint={v['github']['graphqlUrl']}")
+    for key, flag in (
+        ("fixOrg", "--fix-org"),
+        ("fixOrgMembers", "--fix-org-members"),
+        ("fixTeams", "--fix-teams"),
+        ("fixTeamMembers", "--fix-team-members"),
+        ("fixTeamRepos", "--fix-team-repos"),
+        ("fixRepos", "--fix-repos"),
+        ("fixCollaborators", "--fix-collaborators"),
+        ("ignoreSecretTeams", "--ignore-secret-teams"),
+        ("allowRepoArchival", "--allow-repo-archival"),
+        ("allowRepoPublish", "--allow-repo-publish"),
+    ):
+        if peribolos[key]:
+            flags.append(flag)
+    flags.extend(f"--required-admins={login}" for login in peribolos["requiredAdmins"])
+    flags.extend(peribolos["extraArgs"])
+    return {
+        "v": v,
+        "network": _network(v),
+        "image": image_ref(v["image"]),
+        "peribolos_image": image_ref(v["peribolosImage"]),
+        "pod_security": pod_security,
+        "container_security": container_security,
+        "image_pull_secrets": [{"name": name} for name in v["image"]["pullSecrets"]],
+        "wired": wired,
+        "peribolos_flags": flags,
+        "installation_params": INSTALLATION_PARAMS,
+        "config_params": CONFIG_PARAMS,
+        "token_dir": TOKEN_DIR,
+        "token_file": TOKEN_FILE,
+        "config_dir": CONFIG_DIR,
+        "github_app_dir": GITHUB_APP_DIR,
+        "private_key_file": PRIVATE_KEY_FILE,
+        "webhook_dir": WEBHOOK_DIR,
+        "webhook_secret_file": WEBHOOK_SECRET_FILE,
+        "selector": lambda component: selector_labels(values, component),
+    }
+
+
+def _tcp(ports: list[int]) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": port} for port in sorted(set(ports))]
+
+
+def _network(v: dict[str, Any]) -> dict[str, Any]:
+    """Ports of the NetworkPolicies' egress rules."""
+    api_ports = list(v["networkPolicy"]["egressPorts"])
+    listener = list(api_ports)
+    if v["eventListener"]["githubInterceptor"]:
+        listener.append(8443)  # Tekton Triggers' core interceptors Service
+    if v["interceptor"]["url"]:
+        parsed = urlsplit(v["interceptor"]["url"])
+        listener.append(parsed.port or (443 if parsed.scheme == "https" else 80))
+    return {
+        "dns": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        "eventlistener_egress": _tcp(listener),
+        "jobs_egress": _tcp(api_ports),
+    }
+
+
+def selector_labels(values: Values, component: str) -> dict[str, str]:
+    """Labels that select one component's pods (stable across upgrades: no version in them)."""
+    return {
+        "app.kubernetes.io/name": PRODUCT,
+        "app.kubernetes.io/instance": values.data["namespace"],
+        "app.kubernetes.io/component": component,
+    }
+
+
+def common_labels(values: Values) -> dict[str, str]:
+    """The labels every rendered object carries (its component label comes from the template)."""
+    image = values.data["image"]
+    version = image["tag"] or image["digest"].removeprefix("sha256:")[:12]
+    labels = {
+        "app.kubernetes.io/name": PRODUCT,
+        "app.kubernetes.io/instance": values.data["namespace"],
+        "app.kubernetes.io/part-of": PRODUCT,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "app.kubernetes.io/version": version[:63],
+    }
+    return labels
+
+
+def _decorate(obj: dict[str, Any], values: Values) -> dict[str, Any]:
+    """Merge the common labels and the extra labels/annotations into ``obj``'s metadata, in a fixed order."""
+    metadata = obj.setdefault("metadata", {})
+    own = metadata.get("labels") or {}
+    labels = {**common_labels(values), **values.data["extraLabels"], **own}
+    metadata["labels"] = dict(sorted(labels.items()))
+    annotations = {**values.data["extraAnnotations"], **(metadata.get("annotations") or {})}
+    if annotations:
+        metadata["annotations"] = dict(sorted(annotations.items()))
+    else:
+        metadata.pop("annotations", None)
+    return obj
+
+
+def render_objects(values: Values) -> dict[str, list[dict[str, Any]]]:
+    """Concern → its objects (concerns with no object are left out)."""
+    env = _environment()
+    context = _context(values)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for concern in CONCERNS:
+        name = f"{concern}.yaml.j2"
+        try:
+            text = env.get_template(name).render(context)
+        except jinja2.TemplateError as exc:
+            raise RenderError([f"template {name}: {exc}"]) from exc
+        try:
+            docs = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        except yaml.YAMLError as exc:
+            raise RenderError([f"template {name} rendered invalid YAML: {exc}"]) from exc
+        if docs:
+            out[concern] = [_decorate(doc, values) for doc in docs]
+    return out
+
+
+def dump(objects: list[dict[str, Any]]) -> str:
+    """Multi-document YAML with the objects' key order kept (the templates fix it)."""
+    return "---\n".join(
+        yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1_000_000)
+        for obj in objects
+    )
+
+
+def render_stream(values: Values) -> str:
+    """Every object, in apply order, as one multi-document stream."""
+    rendered = render_objects(values)
+    return dump([obj for concern in CONCERNS for obj in rendered.get(concern, [])])
+
+
+def kustomization(files: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": files,
+    }
+
+
+def render_files(values: Values) -> dict[str, str]:
+    """File name → content for ``render --output-dir``: one file per concern plus kustomization.yaml."""
+    rendered = render_objects(values)
+    files = {f"{concern}.yaml": dump(objects) for concern, objects in rendered.items()}
+    files[KUSTOMIZATION] = dump([kustomization(list(files))])
+    return files
+
+
+def write_dir(values: Values, directory: Path) -> list[Path]:
+    """Write the files; files of concerns no longer rendered (e.g. exposure after type: none) are removed."""
+    files = render_files(values)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in files.items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    for concern in CONCERNS:
+        stale = directory / f"{concern}.yaml"
+        if f"{concern}.yaml" not in files and stale.exists():
+            stale.unlink()
+    return written

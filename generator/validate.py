@@ -1,0 +1,417 @@
+"""``peribolos-generate validate``: schema checks plus the Tekton wiring checks no schema does.
+
+Built-in kinds are checked against the Kubernetes OpenAPI schemas shipped by ``kubernetes-validate``
+(strict: unknown fields are errors, as with ``kubectl apply --validate=strict``). Tekton kinds are checked
+against the ``openAPIV3Schema`` of the CustomResourceDefinitions found in ``--crd-dir`` (made strict the
+same way where the CRD does not preserve unknown fields), including the TaskRuns embedded in
+TriggerTemplates. The wiring checks (``check_wiring``) are pure and need no schema at all.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+DEFAULT_KUBERNETES_VERSION = "1.32"
+EXTENSION_KEYS = frozenset({
+    "action", "installation_id", "org", "secret_name", "repo", "revision", "ref", "config_path",
+    "delivery_id",
+})
+INTERCEPTOR_KINDS = frozenset({"ClusterInterceptor", "NamespacedInterceptor"})
+# Installed by Tekton Triggers itself (core interceptors).
+CORE_INTERCEPTORS = frozenset({"github", "gitlab", "bitbucket", "cel", "slack"})
+MAX_ERRORS_PER_OBJECT = 20
+
+_PARAM_REF = re.compile(r"(?<!\$)\$\(params(?:\.([A-Za-z0-9_.-]+?)|\[['\"]([^'\"]+)['\"]\])(?:\[\*\])?\)")
+_TT_PARAM_REF = re.compile(r"(?<!\$)\$\(tt\.params\.([A-Za-z0-9_-]+)\)")
+_STEP_REF = re.compile(r"(?<!\$)\$\(steps\.step-([A-Za-z0-9_-]+)\.")
+_EXTENSION_REF = re.compile(r"\$\(extensions\.peribolos\.([A-Za-z0-9_-]+)\)")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One object of the manifests and where it came from."""
+
+    file: str
+    obj: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind", "?"))
+
+    @property
+    def name(self) -> str:
+        metadata = self.obj.get("metadata") or {}
+        return str(metadata.get("name") or metadata.get("generateName") or "?")
+
+    def where(self, path: str = "") -> str:
+        return f"{self.file}: {self.kind}/{self.name}" + (f": {path}" if path else "")
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    objects: int = 0
+    unchecked: list[str] = field(default_factory=list)
+    """apiVersion+kind of each object no schema was found for (summarised in one note)."""
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+def _manifest_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(
+        p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.name != "kustomization.yaml"
+    )
+
+
+def load_documents(path: Path) -> tuple[list[Document], list[str]]:
+    """Every non-empty YAML document under ``path``, and one problem per unreadable file or document."""
+    docs: list[Document] = []
+    problems: list[str] = []
+    base = path if path.is_dir() else path.parent
+    for file in _manifest_files(path):
+        label = str(file.relative_to(base)) if file != path else file.name
+        try:
+            loaded = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+        except (OSError, yaml.YAMLError) as exc:
+            problems.append(f"{label}: cannot parse: {' '.join(str(exc).split())}")
+            continue
+        for index, obj in enumerate(loaded):
+            if obj is None:
+                continue
+            if not isinstance(obj, dict):
+                kind = type(obj).__name__
+                problems.append(f"{label}: document {index + 1}: expected a mapping, got {kind}")
+                continue
+            docs.append(Document(label, obj))
+    return docs, problems
+
+
+def _openapi_to_jsonschema(schema: Any) -> Any:
+    """A CRD's structural schema as a strict JSON Schema (unknown fields rejected, ``nullable`` honoured)."""
+    if isinstance(schema, list):
+        return [_openapi_to_jsonschema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _openapi_to_jsonschema(value) for key, value in schema.items()}
+    if out.get("nullable") and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    if out.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+@dataclass
+class CrdSchemas:
+    """(apiVersion, kind) → JSON Schema, from the CRDs of a directory; which kinds each group serves."""
+
+    schemas: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    served: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def knows_group(self, api_version: str, kind: str) -> bool:
+        return (api_version.split("/")[0], kind) in self.served
+
+
+def load_crds(crd_dir: Path) -> CrdSchemas:
+    crds = CrdSchemas()
+    for file in sorted(crd_dir.rglob("*")):
+        if file.suffix not in (".yaml", ".yml", ".json"):
+            continue
+        try:
+            loaded = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+        except (OSError, yaml.YAMLError):
+            continue
+        for obj in loaded:
+            if not isinstance(obj, dict) or obj.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = obj.get("spec") or {}
+            group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
+            for version in spec.get("versions") or []:
+                if not version.get("served", True):
+                    continue
+                crds.served.setdefault((group, kind), []).append(version["name"])
+                schema = (version.get("schema") or {}).get("openAPIV3Schema")
+                if schema:
+                    crds.schemas[(f"{group}/{version['name']}", kind)] = _openapi_to_jsonschema(schema)
+    return crds
+
+
+# ------------------------------------------------------------------------------------------------ schemas
+
+
+def _path(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out or "(object)"
+
+
+def _schema_problems(doc: Document, obj: dict[str, Any], prefix: str, crds: CrdSchemas | None,
+                     version: str, report: Report) -> None:
+    api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+    try:
+        kubernetes_validate.validate(obj, version, strict=True)
+        return
+    except kubernetes_validate.ValidationError as exc:
+        report.problems.append(f"{doc.where(_path([*prefix_parts(prefix), *exc.path]))}: {exc.message}")
+        return
+    except kubernetes_validate.SchemaNotFoundError:
+        pass
+    if crds is None:
+        report.unchecked.append(f"{api_version} {kind}")
+        return
+    schema = crds.schemas.get((api_version, kind))
+    if schema is None:
+        if crds.knows_group(api_version, kind):
+            served = ", ".join(crds.served[(api_version.split("/")[0], kind)])
+            report.problems.append(
+                f"{doc.where(prefix)}: apiVersion {api_version} is not served for {kind} (served: {served})"
+            )
+        else:
+            report.unchecked.append(f"{api_version} {kind}")
+        return
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(obj), key=lambda e: list(map(str, e.path)))
+    for error in errors[:MAX_ERRORS_PER_OBJECT]:
+        report.problems.append(f"{doc.where(_path([*prefix_parts(prefix), *error.path]))}: {error.message}")
+
+
+def prefix_parts(prefix: str) -> list[Any]:
+    """``spec.resourcetemplates[0]`` → ["spec", "resourcetemplates", 0] (to prefix nested paths)."""
+    parts: list[Any] = []
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", prefix):
+        parts.append(int(token[1:-1]) if token.startswith("[") else token)
+    return parts
+
+
+# ------------------------------------------------------------------------------------------------ wiring
+
+
+def _strings(value: Any, path: list[Any]) -> Iterator[tuple[str, str]]:
+    """(path, string) for every string inside ``value``."""
+    if isinstance(value, str):
+        yield _path(path), value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, [*path, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, [*path, index])
+
+
+def _params(spec_params: Any) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in spec_params or [] if isinstance(p, dict) and "name" in p}
+
+
+def _check_metadata(doc: Document) -> list[str]:
+    out = []
+    for key in ("apiVersion", "kind"):
+        if not doc.obj.get(key):
+            out.append(f"{doc.where()}: missing {key}")
+    if not (doc.obj.get("metadata") or {}).get("name"):
+        out.append(f"{doc.where()}: missing metadata.name")
+    return out
+
+
+def _check_task(doc: Document) -> list[str]:
+    out = []
+    spec = doc.obj.get("spec") or {}
+    declared = _params(spec.get("params"))
+    steps = spec.get("steps") or []
+    names = [step.get("name") for step in steps if isinstance(step, dict)]
+    for index, name in enumerate(names):
+        if not name:
+            out.append(f"{doc.where(f'spec.steps[{index}]')}: a step needs a name")
+        elif names.count(name) > 1 and names.index(name) == index:
+            out.append(f"{doc.where(f'spec.steps[{index}].name')}: step name {name!r} is used twice")
+    if not steps:
+        out.append(f"{doc.where('spec.steps')}: a Task needs at least one step")
+    for where, text in _strings({k: v for k, v in spec.items() if k != "params"}, ["spec"]):
+        for match in _PARAM_REF.finditer(text):
+            name = match.group(1) or match.group(2)
+            if name not in declared:
+                out.append(f"{doc.where(where)}: $(params.{name}) is not declared in spec.params")
+        for match in _STEP_REF.finditer(text):
+            if match.group(1) not in names:
+                out.append(f"{doc.where(where)}: no step named {match.group(1)!r} for {match.group(0)}...)")
+    return out
+
+
+def _check_trigger_template(doc: Document, by_kind: dict[str, dict[str, Document]]) -> list[str]:
+    out = []
+    spec = doc.obj.get("spec") or {}
+    declared = _params(spec.get("params"))
+    for where, text in _strings(spec.get("resourcetemplates"), ["spec", "resourcetemplates"]):
+        for match in _TT_PARAM_REF.finditer(text):
+            if match.group(1) not in declared:
+                name = match.group(1)
+                out.append(f"{doc.where(where)}: $(tt.params.{name}) is not declared in spec.params")
+    for index, resource in enumerate(spec.get("resourcetemplates") or []):
+        where = f"spec.resourcetemplates[{index}]"
+        if not isinstance(resource, dict):
+            continue
+        if (resource.get("metadata") or {}).get("name"):
+            out.append(f"{doc.where(where + '.metadata.name')}: use generateName; a fixed name makes the "
+                       "second event fail with AlreadyExists")
+        if resource.get("kind") != "TaskRun":
+            continue
+        run = resource.get("spec") or {}
+        task_name = (run.get("taskRef") or {}).get("name")
+        task = by_kind.get("Task", {}).get(task_name)
+        if task is None:
+            if task_name and by_kind.get("Task"):
+                out.append(f"{doc.where(where + '.spec.taskRef.name')}: no Task named {task_name!r}")
+            continue
+        task_params = _params((task.obj.get("spec") or {}).get("params"))
+        given = _params(run.get("params"))
+        for name in sorted(set(given) - set(task_params)):
+            out.append(f"{doc.where(where + '.spec.params')}: Task {task_name} declares no param {name!r}")
+        for name, param in sorted(task_params.items()):
+            if name not in given and "default" not in param:
+                out.append(f"{doc.where(where + '.spec.params')}: Task {task_name} needs param {name!r}")
+    return out
+
+
+def _check_trigger(doc: Document, trigger: dict[str, Any], where: str,
+                   by_kind: dict[str, dict[str, Document]]) -> list[str]:
+    out = []
+    for index, interceptor in enumerate(trigger.get("interceptors") or []):
+        at = f"{where}.interceptors[{index}]"
+        ref = (interceptor or {}).get("ref")
+        if not isinstance(ref, dict) or not ref.get("name"):
+            out.append(f"{doc.where(at)}: an interceptor needs ref.name")
+            continue
+        kind = ref.get("kind")
+        if kind not in INTERCEPTOR_KINDS:
+            out.append(f"{doc.where(at + '.ref.kind')}: write the kind in full (ClusterInterceptor or "
+                       f"NamespacedInterceptor), got {kind!r}; nothing defaults it without the Triggers "
+                       "webhook")
+            continue
+        if kind == "ClusterInterceptor" and ref["name"] not in CORE_INTERCEPTORS \
+                and ref["name"] not in by_kind.get("ClusterInterceptor", {}):
+            out.append(f"{doc.where(at + '.ref.name')}: no ClusterInterceptor named {ref['name']!r} "
+                       "(neither rendered here nor a Tekton core interceptor)")
+    bound: set[str] = set()
+    for index, binding in enumerate(trigger.get("bindings") or []):
+        at = f"{where}.bindings[{index}]"
+        if not isinstance(binding, dict):
+            continue
+        if binding.get("ref"):
+            if binding.get("kind", "TriggerBinding") != "TriggerBinding":
+                continue  # ClusterTriggerBindings live outside these manifests
+            found = by_kind.get("TriggerBinding", {}).get(binding["ref"])
+            if found is None:
+                out.append(f"{doc.where(at + '.ref')}: no TriggerBinding named {binding['ref']!r}")
+                continue
+            bound |= set(_params((found.obj.get("spec") or {}).get("params")))
+        elif binding.get("name"):
+            bound.add(binding["name"])
+    template_ref = (trigger.get("template") or {}).get("ref")
+    if template_ref:
+        template = by_kind.get("TriggerTemplate", {}).get(template_ref)
+        if template is None:
+            out.append(f"{doc.where(where + '.template.ref')}: no TriggerTemplate named {template_ref!r}")
+        else:
+            for name, param in sorted(_params((template.obj.get("spec") or {}).get("params")).items()):
+                if name not in bound and "default" not in param:
+                    out.append(f"{doc.where(where + '.bindings')}: TriggerTemplate {template_ref} param "
+                               f"{name!r} is bound by no binding")
+    return out
+
+
+def _check_binding(doc: Document) -> list[str]:
+    out = []
+    for where, text in _strings((doc.obj.get("spec") or {}).get("params"), ["spec", "params"]):
+        for match in _EXTENSION_REF.finditer(text):
+            if match.group(1) not in EXTENSION_KEYS:
+                known = ", ".join(sorted(EXTENSION_KEYS))
+                out.append(f"{doc.where(where)}: the interceptor sets no extension "
+                           f"peribolos.{match.group(1)} (it sets {known})")
+    return out
+
+
+def _check_rbac(doc: Document) -> list[str]:
+    out = []
+    for index, rule in enumerate(doc.obj.get("rules") or []):
+        for key in ("apiGroups", "resources", "verbs"):
+            if "*" in (rule or {}).get(key, []):
+                out.append(f"{doc.where(f'rules[{index}].{key}')}: wildcard '*' grants more than any actor "
+                           "of this service needs; list them")
+    return out
+
+
+def check_wiring(docs: list[Document]) -> list[str]:
+    """The checks no schema does (pure: objects in, problem lines out)."""
+    by_kind: dict[str, dict[str, Document]] = {}
+    for doc in docs:
+        by_kind.setdefault(doc.kind, {})[doc.name] = doc
+    out: list[str] = []
+    for doc in docs:
+        out.extend(_check_metadata(doc))
+        if doc.kind == "Task":
+            out.extend(_check_task(doc))
+        elif doc.kind == "TriggerTemplate":
+            out.extend(_check_trigger_template(doc, by_kind))
+        elif doc.kind == "TriggerBinding":
+            out.extend(_check_binding(doc))
+        elif doc.kind == "Trigger":
+            out.extend(_check_trigger(doc, doc.obj.get("spec") or {}, "spec", by_kind))
+        elif doc.kind == "EventListener":
+            for index, trigger in enumerate((doc.obj.get("spec") or {}).get("triggers") or []):
+                where = f"spec.triggers[{index}]"
+                if isinstance(trigger, dict) and trigger.get("triggerRef"):
+                    found = by_kind.get("Trigger", {}).get(trigger["triggerRef"])
+                    if found is None:
+                        out.append(f"{doc.where(where + '.triggerRef')}: no Trigger named "
+                                   f"{trigger['triggerRef']!r}")
+                    continue
+                out.extend(_check_trigger(doc, trigger or {}, where, by_kind))
+        elif doc.kind in ("Role", "ClusterRole"):
+            out.extend(_check_rbac(doc))
+    return out
+
+
+def validate_path(path: Path, crd_dir: Path | None = None,
+                  kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> Report:
+    """Every check over the manifests under ``path``."""
+    docs, problems = load_documents(path)
+    report = Report(problems=problems, objects=len(docs))
+    crds = load_crds(crd_dir) if crd_dir is not None else None
+    if crds is not None and not crds.served:
+        report.notes.append(f"{crd_dir}: no CustomResourceDefinition found; Tekton kinds not schema-checked")
+        crds = None
+    for doc in docs:
+        if doc.obj.get("apiVersion") and doc.obj.get("kind"):
+            _schema_problems(doc, doc.obj, "", crds, kubernetes_version, report)
+        if doc.kind == "TriggerTemplate":
+            for index, resource in enumerate((doc.obj.get("spec") or {}).get("resourcetemplates") or []):
+                if isinstance(resource, dict) and resource.get("apiVersion") and resource.get("kind"):
+                    embedded = copy.deepcopy(resource)
+                    embedded.setdefault("metadata", {}).setdefault("name", "embedded")
+                    _schema_problems(doc, embedded, f"spec.resourcetemplates[{index}]", crds,
+                                     kubernetes_version, report)
+    report.problems.extend(check_wiring(docs))
+    if report.unchecked:
+        counts = {key: report.unchecked.count(key) for key in sorted(set(report.unchecked))}
+        listed = ", ".join(f"{key} ({count})" for key, count in counts.items())
+        hint = "" if crds is not None else "; pass --crd-dir with the Tekton CRDs to check them"
+        report.notes.append(f"no schema for {listed}: only the wiring checks ran on them{hint}")
+    return report

@@ -1,0 +1,295 @@
+"""Values: the documented defaults, user overrides (files and --set), and their validation.
+
+Every problem is reported as ``<source>: <key.path>: <message>`` where the source is the values file (or the
+``--set`` argument) that last set the key, so a user knows which file to open.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from generator.errors import ValuesError
+
+DEFAULTS_SOURCE = "defaults"
+_SET_KEY = re.compile(r"^[A-Za-z0-9_-]+(?:(?<!\\)\.[^=]+)*$")
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+Path_ = tuple[str | int, ...]
+
+
+def defaults_text() -> str:
+    """The default values file, comments included (what ``peribolos-generate values`` prints)."""
+    return resources.files("generator").joinpath("defaults.yaml").read_text(encoding="utf-8")
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema of the values (stored as YAML in the package)."""
+    text = resources.files("generator").joinpath("values.schema.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@dataclass
+class Values:
+    """Merged values plus, for every key, the source that set it last."""
+
+    data: dict[str, Any]
+    sources: dict[Path_, str] = field(default_factory=dict)
+
+    def source_of(self, *paths: Path_) -> str:
+        """The source that set the first of ``paths`` (or a prefix of it) that a user source set."""
+        for path in paths:
+            for end in range(len(path), 0, -1):
+                found = self.sources.get(tuple(path[:end]))
+                if found is not None:
+                    return found
+        return DEFAULTS_SOURCE
+
+
+def _leaf_paths(value: Any, prefix: Path_ = ()) -> Iterable[Path_]:
+    """Paths of the values a source sets (mappings are walked, anything else is a leaf)."""
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            yield from _leaf_paths(item, (*prefix, key))
+    else:
+        yield prefix
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge: mappings merge key by key, anything else (lists too) is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _overlay(values: Values, override: Mapping[str, Any], source: str) -> None:
+    values.data = _merge(values.data, override)
+    for path in _leaf_paths(dict(override)):
+        if path:
+            values.sources[path] = source
+
+
+def parse_values_file(path: Path) -> dict[str, Any]:
+    """Read one user values file; an empty file is no override."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValuesError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1} column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ValuesError([f"{path}: not valid YAML: {problem}{where}"]) from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ValuesError([f"{path}: expected a mapping of keys at the top level, got {_kind(loaded)}"])
+    return loaded
+
+
+def parse_set(argument: str) -> dict[str, Any]:
+    """``key.path=value`` to a nested mapping; the value is read as YAML (``\\.`` escapes a dot in a key)."""
+    key, sep, raw = argument.partition("=")
+    if not sep or not key or not _SET_KEY.match(key):
+        raise ValuesError([f"--set {argument}: expected key.path=value"])
+    parts = [part.replace("\\.", ".") for part in re.split(r"(?<!\\)\.", key)]
+    if raw == "":
+        value: Any = ""
+    else:
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ValuesError([f"--set {argument}: the value is not valid YAML"]) from exc
+    nested: Any = value
+    for part in reversed(parts):
+        nested = {part: nested}
+    return nested
+
+
+def load_values(files: Sequence[Path] = (), sets: Sequence[str] = ()) -> Values:
+    """Defaults, then each file in order, then each ``--set``; validated (ValuesError lists every problem)."""
+    values = Values(data=yaml.safe_load(defaults_text()))
+    problems: list[str] = []
+    for path in files:
+        try:
+            _overlay(values, parse_values_file(Path(path)), str(path))
+        except ValuesError as exc:
+            problems.extend(exc.problems)
+    for argument in sets:
+        try:
+            _overlay(values, parse_set(argument), f"--set {argument}")
+        except ValuesError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValuesError(problems)
+    validate_values(values)
+    return values
+
+
+# ---------------------------------------------------------------------------------------------- messages
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return json.dumps(value, default=str)
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _resolve(root: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local ``$ref`` ("#/$defs/x") of ``schema`` within ``root``."""
+    ref = schema.get("$ref")
+    if not ref:
+        return {}
+    target: Any = root
+    for part in ref.removeprefix("#/").split("/"):
+        target = target[part]
+    return target
+
+
+def _unknown_keys(error: jsonschema.ValidationError, root: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The keys of the instance no schema declares, and the declared ones (for a did-you-mean hint)."""
+    known = set(error.schema.get("properties") or {})
+    known |= set(_resolve(root, error.schema).get("properties") or {})
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    return sorted(key for key in instance if key not in known), sorted(known)
+
+
+def _messages(error: jsonschema.ValidationError, root: dict[str, Any]) -> list[tuple[Path_, str]]:
+    """One (path, message) per problem in ``error``, in words a user acts on."""
+    path: Path_ = tuple(error.absolute_path)
+    validator = error.validator
+    schema = error.schema
+    got = _kind(error.instance)
+    if validator == "anyOf":
+        # anyOf [const "", url]: report the branch that is not the empty-string escape hatch.
+        meaningful = [sub for sub in error.context or () if sub.validator != "const"]
+        if meaningful:
+            return _messages(meaningful[0], root)
+        return [(path, f"invalid value {got}")]
+    if validator == "type":
+        wanted = schema["type"]
+        names = [_TYPE_NAMES.get(t, t) for t in ([wanted] if isinstance(wanted, str) else wanted)]
+        return [(path, f"expected {' or '.join(names)}, got {got}")]
+    if validator == "enum":
+        options = ", ".join(json.dumps(option) for option in schema["enum"])
+        return [(path, f"expected one of {options}, got {got}")]
+    if validator == "pattern":
+        hint = schema.get("x-error", f"must match {schema['pattern']}")
+        return [(path, f"{hint}, got {got}")]
+    if validator == "minLength":
+        if schema["minLength"] == 1:
+            return [(path, "must not be empty")]
+        return [(path, f"expected at least {schema['minLength']} characters, got {got}")]
+    if validator == "maxLength":
+        return [(path, f"expected at most {schema['maxLength']} characters, got {got}")]
+    if validator in ("minimum", "maximum"):
+        word = "at least" if validator == "minimum" else "at most"
+        return [(path, f"expected {word} {schema[validator]}, got {got}")]
+    if validator == "minItems":
+        return [(path, f"expected at least {schema['minItems']} item(s), got {len(error.instance)}")]
+    if validator in ("additionalProperties", "unevaluatedProperties"):
+        unknown, known = _unknown_keys(error, root)
+        out = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+            out.append(((*path, key), f"unknown key{hint}"))
+        return out or [(path, error.message)]
+    if validator == "required":
+        missing = [key for key in schema["required"] if key not in error.instance]
+        return [((*path, key), "missing required key") for key in missing]
+    return [(path, error.message)]
+
+
+def _duration_seconds(text: str) -> int:
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(text)
+    hours, minutes, seconds = (int(group or 0) for group in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+Problem = tuple[Path_, str, tuple[Path_, ...]]
+
+
+def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
+    """Rules the schema cannot say: (key reported, message, keys whose source is blamed)."""
+    out: list[Problem] = []
+    peribolos = data["peribolos"]
+    for flag in ("fixTeamMembers", "fixTeamRepos"):
+        if peribolos[flag] and not peribolos["fixTeams"]:
+            path = ("peribolos", flag)
+            out.append((path, "requires peribolos.fixTeams: true (peribolos refuses it otherwise)",
+                        (("peribolos", "fixTeams"), path)))
+    exposure = data["exposure"]
+    if exposure["type"] != "none" and not exposure["host"]:
+        out.append((("exposure", "host"), f"required when exposure.type is {exposure['type']}",
+                    (("exposure", "host"), ("exposure", "type"))))
+    task_run = data["taskRun"]
+    if _duration_seconds(task_run["tokenMinValid"]) < _duration_seconds(task_run["timeout"]):
+        out.append((
+            ("taskRun", "tokenMinValid"),
+            f"must be at least taskRun.timeout ({task_run['timeout']}) so the token outlives the TaskRun",
+            (("taskRun", "tokenMinValid"), ("taskRun", "timeout")),
+        ))
+    if not any(data["events"].values()):
+        message = "wire at least one event (an EventListener needs a Trigger)"
+        out.append((("events",), message, (("events",),)))
+    for key in ("image", "peribolosImage"):
+        if not data[key]["tag"] and not data[key]["digest"]:
+            out.append(((key, "tag"), f"set a tag or {key}.digest", ((key, "tag"), (key, "digest"))))
+    return out
+
+
+def validate_values(values: Values) -> None:
+    """Raise ValuesError listing every problem, each naming its source and key."""
+    schema = load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    found: list[Problem] = []
+    for error in validator.iter_errors(values.data):
+        found.extend((path, message, (path,)) for path, message in _messages(error, schema))
+    if not found:
+        found = _semantic_problems(values.data)
+    if found:
+        lines = {f"{values.source_of(*blame)}: {_dotted(path)}: {message}" for path, message, blame in found}
+        raise ValuesError(sorted(lines))
