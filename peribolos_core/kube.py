@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -41,7 +42,7 @@ def load_core_v1(kubeconfig: str | None = None) -> client.CoreV1Api:
                 config.load_incluster_config(client_configuration=configuration)
             except ConfigException:
                 config.load_kube_config(client_configuration=configuration)
-    except (ConfigException, OSError, TypeError, ValueError) as exc:
+    except (ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as exc:
         where = (
             f"kubeconfig {kubeconfig}" if kubeconfig else "in-cluster config or ~/.kube/config / $KUBECONFIG"
         )

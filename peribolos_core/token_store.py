@@ -103,6 +103,7 @@ class TokenStore:
             try:
                 if existing is None:
                     body = build_secret(installation_id, token.token, token.expires_at, org, account_type)
+                    # A 404 here is a missing namespace: not retried (only KubeConflict is, below).
                     with kube_errors(f"create {where}"):
                         self.api.create_namespaced_secret(
                             self.namespace, body, _request_timeout=REQUEST_TIMEOUT
@@ -122,8 +123,16 @@ class TokenStore:
                         name, self.namespace, body, _request_timeout=REQUEST_TIMEOUT
                     )
                 return "updated"
-            except (KubeConflict, KubeNotFound) as exc:
-                # Created, changed or deleted by someone else since our read: read again.
+            except KubeNotFound as exc:
+                if existing is None:
+                    raise
+                # Deleted by someone else between our read and our replace: read again (and create).
+                log.info(
+                    "token Secret deleted concurrently, retrying",
+                    extra={"secret": name, "reason": exc.message},
+                )
+            except KubeConflict as exc:
+                # Created or changed by someone else since our read: read again.
                 log.info(
                     "token Secret changed concurrently, retrying",
                     extra={"secret": name, "reason": exc.message},

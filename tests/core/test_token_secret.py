@@ -1,0 +1,158 @@
+import base64
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from peribolos_core.token_secret import (
+    LABEL_SELECTOR,
+    MalformedSecret,
+    StoredToken,
+    account_label,
+    build_secret,
+    format_time,
+    parse_secret,
+    secret_name,
+)
+
+EXPIRES = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+TOKEN = "ghs_" + "A" * 516
+
+
+def test_build_secret_schema() -> None:
+    body = build_secret(42, TOKEN, EXPIRES, "Octo-Org", "Organization")
+    assert body["metadata"] == {
+        "name": "peribolos-token-42",
+        "labels": {
+            "app.kubernetes.io/managed-by": "peribolos-as-a-service",
+            "app.kubernetes.io/component": "installation-token",
+            "peribolos.dev/installation-id": "42",
+            "peribolos.dev/account": "octo-org",
+        },
+        "annotations": {
+            "peribolos.dev/expires-at": "2026-01-02T03:04:05Z",
+            "peribolos.dev/account-login": "Octo-Org",
+            "peribolos.dev/account-type": "Organization",
+        },
+    }
+    assert body["type"] == "Opaque"
+    assert base64.b64decode(body["data"]["token"]).decode() == TOKEN
+    assert base64.b64decode(body["data"]["org"]).decode() == "Octo-Org"
+    managed, component = LABEL_SELECTOR.split(",")
+    assert managed == "app.kubernetes.io/managed-by=peribolos-as-a-service"
+    assert component == "app.kubernetes.io/component=installation-token"
+
+
+def test_build_secret_suspended_and_version() -> None:
+    body = build_secret(1, TOKEN, EXPIRES, "o", "User", suspended=True, resource_version="77")
+    assert body["metadata"]["annotations"]["peribolos.dev/suspended"] == "true"
+    assert body["metadata"]["resourceVersion"] == "77"
+
+
+@pytest.mark.parametrize(
+    ("token", "org", "expires"),
+    [("", "o", EXPIRES), (TOKEN, "", EXPIRES), (TOKEN, "o", datetime(2026, 1, 1))],
+    ids=["empty-token", "empty-org", "naive-expiry"],
+)
+def test_build_secret_refuses(token: str, org: str, expires: datetime) -> None:
+    with pytest.raises(ValueError):
+        build_secret(1, token, expires, org, "Organization")
+
+
+@pytest.mark.parametrize(
+    "suspended",
+    [False, True],
+    ids=["active", "suspended"],
+)
+def test_round_trip(suspended: bool) -> None:
+    body = build_secret(42, TOKEN, EXPIRES, "Octo-Org", "User", suspended=suspended)
+    body["metadata"]["resourceVersion"] = "9"
+    assert parse_secret(body) == StoredToken(42, "Octo-Org", "User", EXPIRES, TOKEN, suspended, "9")
+
+
+def test_parse_converts_offsets_to_utc() -> None:
+    body = build_secret(3, TOKEN, EXPIRES, "o", "Organization")
+    body["metadata"]["annotations"]["peribolos.dev/expires-at"] = "2026-01-02T05:04:05+02:00"
+    parsed = parse_secret(body)
+    assert parsed.expires_at == EXPIRES and parsed.expires_at.tzinfo is UTC
+
+
+def _broken(change) -> dict:
+    body = build_secret(5, TOKEN, EXPIRES, "o", "Organization")
+    change(body)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda b: b["data"].pop("token"), "no data key 'token'"),
+        (lambda b: b["data"].update(token="%%%"), "not base64"),
+        (lambda b: b["metadata"]["annotations"].pop("peribolos.dev/expires-at"), "not RFC 3339"),
+        (lambda b: b["metadata"]["annotations"].update({"peribolos.dev/expires-at": "soon"}), "not RFC 3339"),
+        (
+            lambda b: (
+                b["metadata"]["labels"].pop("peribolos.dev/installation-id"),
+                b["metadata"].update(name="something-else"),
+            ),
+            "installation-id",
+        ),
+    ],
+    ids=["no-token", "token-not-base64", "no-expiry", "bad-expiry", "no-id"],
+)
+def test_parse_malformed(change, message: str) -> None:
+    with pytest.raises(MalformedSecret, match=message) as info:
+        parse_secret(_broken(change))
+    assert TOKEN not in str(info.value)
+
+
+def test_parse_falls_back_to_name_and_data() -> None:
+    body = _broken(
+        lambda b: (
+            b["metadata"]["labels"].pop("peribolos.dev/installation-id"),
+            b["metadata"]["annotations"].pop("peribolos.dev/account-login"),
+            b["metadata"]["annotations"].pop("peribolos.dev/account-type"),
+        )
+    )
+    parsed = parse_secret(body)
+    assert (parsed.installation_id, parsed.org, parsed.account_type) == (5, "o", "Organization")
+
+
+@pytest.mark.parametrize(
+    ("login", "label"),
+    [("Octo-Org", "octo-org"), ("a" * 80, "a" * 63), ("weird name!", "weird-name"), ("-x-", "x")],
+    ids=["lower-case", "truncated", "bad-chars", "trimmed-ends"],
+)
+def test_account_label(login: str, label: str) -> None:
+    assert account_label(login) == label
+
+
+@pytest.mark.parametrize(
+    ("left", "min_valid", "refresh"),
+    [
+        (timedelta(hours=1), timedelta(minutes=45), False),
+        (timedelta(minutes=45), timedelta(minutes=45), False),
+        (timedelta(minutes=44), timedelta(minutes=45), True),
+        (timedelta(minutes=-5), timedelta(0), True),
+    ],
+    ids=["plenty-left", "exactly-enough", "too-little", "expired"],
+)
+def test_needs_refresh(left: timedelta, min_valid: timedelta, refresh: bool) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    stored = StoredToken(1, "o", "Organization", now + left, TOKEN)
+    assert stored.valid_for(now) == left
+    assert stored.needs_refresh(min_valid, now) is refresh
+
+
+def test_repr_hides_token() -> None:
+    stored = StoredToken(1, "o", "Organization", EXPIRES, TOKEN)
+    assert TOKEN not in repr(stored) and TOKEN not in str(stored)
+    assert "expires_at" in repr(stored)
+
+
+def test_format_time_and_secret_name() -> None:
+    assert (
+        format_time(datetime(2026, 1, 2, 5, 0, tzinfo=timezone(timedelta(hours=2)))) == "2026-01-02T03:00:00Z"
+    )
+    assert secret_name("0042") == "peribolos-token-42"
+    with pytest.raises(ValueError, match="positive integer"):
+        secret_name("0")
