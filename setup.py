@@ -27,7 +27,6 @@ setup(
         # The interceptor's HTTP server (docs/performance.md: chosen over http.server by measurement).
         "uvicorn>=0.30,<1",
         "httptools>=0.6,<1",
-        "uvloop>=0.19,<1",
     ],
     extras_require={
         "test": [

@@ -51,10 +51,20 @@ def parse_orgs(value: str | None) -> frozenset[str] | None:
     envvar="GITHUB_APP_ID",
     help="GitHub App id; when set, a rerequested check run counts only if this app created it.",
 )
-@click.option("--log-format", type=click.Choice(["json", "text"]), default="json", envvar="LOG_FORMAT",
-              show_default=True)
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-              default="info", envvar="LOG_LEVEL", show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    envvar="LOG_FORMAT",
+    show_default=True,
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    envvar="LOG_LEVEL",
+    show_default=True,
+)
 def main(
     port: int,
     host: str,
@@ -74,8 +84,9 @@ def main(
         try:
             secrets = read_secrets(webhook_secret_file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
-            raise click.BadParameter(f"cannot read {webhook_secret_file}: {type(exc).__name__}",
-                                     param_hint="--webhook-secret-file") from exc
+            raise click.BadParameter(
+                f"cannot read {webhook_secret_file}: {type(exc).__name__}", param_hint="--webhook-secret-file"
+            ) from exc
         source = str(webhook_secret_file)
     else:
         secrets = read_secrets(os.environ.get("WEBHOOK_SECRET", ""))
@@ -106,8 +117,12 @@ def main(
     log.info(
         "interceptor starting",
         extra={
-            "host": host, "port": port, "secrets": len(secrets), "config_repo": config.config_repo,
-            "config_path": config.config_path, "allowed_orgs": sorted(config.allowed_orgs or []),
+            "host": host,
+            "port": port,
+            "secrets": len(secrets),
+            "config_repo": config.config_repo,
+            "config_path": config.config_path,
+            "allowed_orgs": sorted(config.allowed_orgs or []),
             "app_id": app_id,
         },
     )

@@ -121,7 +121,10 @@ def decide(event: str, payload: Any, config: Config, delivery_id: str = "") -> D
     values["action"] = action
     values["delivery_id"] = delivery_id
     return Decision(
-        proceed=True, code=OK, reason=f"{event} means {action} for {values['org']}", action=action,
+        proceed=True,
+        code=OK,
+        reason=f"{event} means {action} for {values['org']}",
+        action=action,
         extensions=values,
     )
 
@@ -342,8 +345,15 @@ _TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean", list: "a l
 
 
 def _type(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 

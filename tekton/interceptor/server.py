@@ -1,4 +1,4 @@
-"""The HTTP server: a minimal ASGI app on uvicorn (httptools parser, uvloop event loop).
+"""The HTTP server: a minimal ASGI app on uvicorn (httptools parser, asyncio event loop).
 
 Chosen over the stdlib ``ThreadingHTTPServer`` by measurement (docs/performance.md). The app only moves
 bytes between uvicorn and :class:`~tekton.interceptor.service.Interceptor`; uvicorn gives HTTP/1.1
@@ -123,7 +123,7 @@ def serve(interceptor: Interceptor, host: str, port: int) -> None:
         App(interceptor),
         host=host,
         port=port,
-        loop="uvloop",
+        loop="asyncio",  # not uvloop: under 256 connections it starved some of them for seconds
         http="httptools",
         lifespan="on",
         log_config=None,

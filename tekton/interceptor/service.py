@@ -80,8 +80,10 @@ class Interceptor:
             if path == "/healthz":
                 return Response(200, "text/plain", b"ok\n")
             if path == "/readyz":
-                return Response(200, "text/plain", b"ready\n") if self.ready else Response(
-                    503, "text/plain", b"shutting down\n"
+                return (
+                    Response(200, "text/plain", b"ready\n")
+                    if self.ready
+                    else Response(503, "text/plain", b"shutting down\n")
                 )
             if path == "/metrics":
                 return Response(200, METRICS_CONTENT_TYPE, self.metrics.render())
@@ -111,7 +113,8 @@ class Interceptor:
         body = protocol.build_response(decision)
         self.metrics.observe(event, decision.label, decision.code, self.clock() - started)
         log.info(
-            f"{decision.action} for {decision.extensions.get('org')}" if decision.proceed
+            f"{decision.action} for {decision.extensions.get('org')}"
+            if decision.proceed
             else "no trigger: " + decision.reason,
             extra={
                 "delivery_id": delivery_id[:100],
