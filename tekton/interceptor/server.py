@@ -8,6 +8,7 @@ keep-alive, and on SIGTERM stops accepting, lets in-flight requests finish, then
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -103,9 +104,13 @@ class _Server(uvicorn.Server):
         self._interceptor = interceptor
 
     def handle_exit(self, sig: int, frame: Any) -> None:
+        # Not super(): uvicorn re-raises the signal after shutting down, so the process would die "killed by
+        # SIGTERM" even after a clean drain. Here a drained shutdown exits 0; a second SIGINT forces it.
         self._interceptor.ready = False
         log.info("shutting down: finishing in-flight requests", extra={"signal": sig})
-        super().handle_exit(sig, frame)
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
 
 
 class _DropColour(logging.Filter):
