@@ -20,6 +20,8 @@ from .errors import ConfigError, GitHubRequestError, InstallationGone
 from .http import Transport
 
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+APP_401_HINT = "check the App id, the private key and this machine's clock (JWT iat/exp)"
+TOKEN_401_HINT = "the installation token expired or was revoked: mint a new one (ensure-token)"  # noqa: S105
 CHECK_RUN_TEXT_LIMIT = 65535
 """GitHub's limit on a check run output's ``summary`` and ``text``."""
 
@@ -119,6 +121,7 @@ class GitHubApp:
             max_rate_limit_wait=max_rate_limit_wait,
             clock=clock,
             sleep=sleep,
+            hint_401=APP_401_HINT,
         )
 
     @property
@@ -201,7 +204,13 @@ class GitHubInstallationClient:
             raise ConfigError("installation token is empty")
         self._token = token.strip()
         self.transport = Transport(
-            api_url, session, timeout=timeout, max_retries=max_retries, clock=clock, sleep=sleep
+            api_url,
+            session,
+            timeout=timeout,
+            max_retries=max_retries,
+            clock=clock,
+            sleep=sleep,
+            hint_401=TOKEN_401_HINT,
         )
 
     @property

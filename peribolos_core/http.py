@@ -95,18 +95,17 @@ def error_for_response(
     now: float,
     what: str,
     on_404: type[GitHubError] = GitHubRequestError,
+    hint_401: str = "",
 ) -> GitHubError:
     """The error an unsuccessful answer means. ``what`` ("POST /app/installations/1/access_tokens") leads the
-    message; ``on_404`` is InstallationGone on installation endpoints."""
+    message; ``on_404`` is InstallationGone on installation endpoints; ``hint_401`` says what to check."""
     message = github_message(body)
     text = f"{what}: HTTP {status}: {message}"
     wait = rate_limit_wait(status, headers, message, now)
     if wait is not None:
         return RateLimited(status, f"{text} (retry in {wait:.0f}s)", retry_after=wait)
     if status == 401:
-        return BadCredentials(
-            status, f"{text}; check the App id, the private key and this machine's clock (JWT iat/exp)"
-        )
+        return BadCredentials(status, f"{text}; {hint_401}" if hint_401 else text)
     if status == 403 and "suspended" in message.lower():
         return InstallationSuspended(status, f"{text}; the org must unsuspend the App to get tokens again")
     if status == 404:
@@ -158,6 +157,7 @@ class Transport:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = USER_AGENT,
+        hint_401: str = "",
     ) -> None:
         if timeout <= 0:
             raise ConfigError(f"HTTP timeout must be positive, got {timeout}")
@@ -172,6 +172,8 @@ class Transport:
         self.clock = clock
         self.sleep = sleep
         self.user_agent = user_agent
+        self.hint_401 = hint_401
+        """Appended to a 401's message: what to check for these credentials."""
         self._count_lock = threading.Lock()
         self.request_count = 0
         """HTTP requests sent, retries included."""
@@ -241,7 +243,13 @@ class Transport:
             if response.status_code < 400:
                 return response
             error = error_for_response(
-                response.status_code, response.headers, response.content, self.clock(), what, on_404
+                response.status_code,
+                response.headers,
+                response.content,
+                self.clock(),
+                what,
+                on_404,
+                self.hint_401,
             )
             response.close()
             if attempt < self.max_retries:

@@ -2,7 +2,7 @@
 ``tokens``, ``config`` and ``report``.
 
 Exit codes: 0 done; 1 failed (one line on stderr says why and what to do); 2 bad configuration (a flag,
-an environment variable, the key file, credentials GitHub refuses).
+an environment variable, the key file, an App JWT GitHub refuses).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from . import tokens
 from .settings import AppSettings, GitHubSettings, KubeSettings, check_installation_id, check_min_valid
 
 PROG = "peribolos-step"
+TOKEN_FILE_COMMANDS = {"fetch-config", "report"}
 log = logging.getLogger("peribolos.step")
 
 
@@ -51,7 +52,8 @@ def step(func: Callable[..., None]) -> Callable[..., None]:
         except ConfigError as exc:
             _fail(command, str(exc), 2)
         except BadCredentials as exc:
-            _fail(command, f"{exc} (GitHub refused the credentials: check --app-id and the key)", 2)
+            # The App's JWT refused is configuration (app id, key); an installation token refused is not.
+            _fail(command, str(exc), 1 if command in TOKEN_FILE_COMMANDS else 2)
         except PeribolosError as exc:
             hint = " (temporary: retrying the TaskRun may help)" if exc.temporary else ""
             _fail(command, f"{exc}{hint}", 1)
@@ -88,12 +90,22 @@ log_options = _options(
         help="Env LOG_LEVEL.",
     ),
 )
-api_url_option = click.option(
-    "--github-api-url",
-    envvar="GITHUB_API_URL",
-    default="https://api.github.com",
-    show_default=True,
-    help="GitHub REST API base URL; https://HOST/api/v3 for GitHub Enterprise Server (env GITHUB_API_URL).",
+api_url_option = _options(
+    click.option(
+        "--github-api-url",
+        envvar="GITHUB_API_URL",
+        default="https://api.github.com",
+        show_default=True,
+        help="REST API base URL; https://HOST/api/v3 on GitHub Enterprise Server (env GITHUB_API_URL).",
+    ),
+    click.option(
+        "--github-max-retries",
+        envvar="GITHUB_MAX_RETRIES",
+        type=click.IntRange(0, 10),
+        default=4,
+        show_default=True,
+        help="Retries of a GitHub request after a 5xx, timeout or connection error (env GITHUB_MAX_RETRIES).",
+    ),
 )
 app_options = _options(
     click.option(
@@ -133,10 +145,10 @@ token_file_option = click.option(
 repo_option = click.option("--repo", required=True, help="Repository as ORG/REPO, e.g. my-org/.github.")
 
 
-def _app(app_id: str, private_key_file: str, github_api_url: str) -> AppSettings:
+def _app(app_id: str, private_key_file: str, github_api_url: str, github_max_retries: int) -> AppSettings:
     if not private_key_file:
         raise ConfigError("--private-key-file / GITHUB_APP_PRIVATE_KEY_FILE is required")
-    return AppSettings(app_id, Path(private_key_file), GitHubSettings(github_api_url))
+    return AppSettings(app_id, Path(private_key_file), GitHubSettings(github_api_url, github_max_retries))
 
 
 def _kube(namespace: str | None, kubeconfig: str | None) -> KubeSettings:
@@ -179,6 +191,7 @@ def install(
     app_id: str,
     private_key_file: str,
     github_api_url: str,
+    github_max_retries: int,
     namespace: str | None,
     kubeconfig: str | None,
 ) -> None:
@@ -187,7 +200,10 @@ def install(
     Run on installation created/unsuspend/new_permissions_accepted and repositories added/removed.
     """
     check_installation_id(installation_id)
-    app_settings, kube = _app(app_id, private_key_file, github_api_url), _kube(namespace, kubeconfig)
+    app_settings, kube = (
+        _app(app_id, private_key_file, github_api_url, github_max_retries),
+        _kube(namespace, kubeconfig),
+    )
     app, store = app_settings.app(), kube.store()
     outcome = tokens.install(app, store, installation_id)
     log.info("installation token stored", extra=tokens.describe(outcome, _now()))
@@ -240,6 +256,7 @@ def ensure_token(
     app_id: str,
     private_key_file: str,
     github_api_url: str,
+    github_max_retries: int,
     namespace: str | None,
     kubeconfig: str | None,
 ) -> None:
@@ -249,7 +266,10 @@ def ensure_token(
     """
     check_installation_id(installation_id)
     check_min_valid(min_valid)
-    app_settings, kube = _app(app_id, private_key_file, github_api_url), _kube(namespace, kubeconfig)
+    app_settings, kube = (
+        _app(app_id, private_key_file, github_api_url, github_max_retries),
+        _kube(namespace, kubeconfig),
+    )
     app, store = app_settings.app(), kube.store()
     now = _now()
     outcome = tokens.ensure_token(app, store, installation_id, min_valid, now)
@@ -294,9 +314,12 @@ def fetch_config(
     output: Path,
     org: str | None,
     github_api_url: str,
+    github_max_retries: int,
 ) -> None:
     """Fetch the org's peribolos config at --revision, check that it is a peribolos config, write --output."""
-    client = GitHubSettings(github_api_url).installation_client(read_token_file(token_file))
+    client = GitHubSettings(github_api_url, github_max_retries).installation_client(
+        read_token_file(token_file)
+    )
     size = config_step.fetch_config(client, repo, revision, config_path, output, org)
     log.info(
         "config fetched",
@@ -343,16 +366,19 @@ def report(
     details_file: Path | None,
     propagate_exit_code: bool,
     github_api_url: str,
+    github_max_retries: int,
 ) -> None:
     """Create a completed check run on --head-sha: success when peribolos exited 0, else failure."""
-    client = GitHubSettings(github_api_url).installation_client(read_token_file(token_file))
+    client = GitHubSettings(github_api_url, github_max_retries).installation_client(
+        read_token_file(token_file)
+    )
     run_id, run = report_step.report(client, repo, head_sha, name, exit_code_file, details_file, logs.redact)
     log.info(
         "check run created",
         extra={
             "repo": repo,
             "head_sha": head_sha,
-            "name": name,
+            "check_run_name": name,
             "check_run_id": run_id,
             "conclusion": run.conclusion,
         },

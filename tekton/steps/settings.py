@@ -32,12 +32,16 @@ class GitHubSettings:
 
     api_url: str
     """REST API base URL, normalised (no trailing slash); ``https://HOST/api/v3`` on GHES."""
+    max_retries: int = 4
+    """Retries after a 5xx, timeout or connection error (backoff 0.5 s, 1 s, 2 s, 4 s...)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", normalise_api_url(self.api_url))
+        if not 0 <= self.max_retries <= 10:
+            raise ConfigError(f"--github-max-retries must be between 0 and 10, got {self.max_retries}")
 
     def installation_client(self, token: str) -> GitHubInstallationClient:
-        return GitHubInstallationClient(token, self.api_url)
+        return GitHubInstallationClient(token, self.api_url, max_retries=self.max_retries)
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,12 @@ class AppSettings:
         return load_private_key(self.private_key_file)
 
     def app(self) -> GitHubApp:
-        return GitHubApp(self.app_id.strip(), self.load_key(), api_url=self.github.api_url)
+        return GitHubApp(
+            self.app_id.strip(),
+            self.load_key(),
+            api_url=self.github.api_url,
+            max_retries=self.github.max_retries,
+        )
 
 
 @dataclass(frozen=True)

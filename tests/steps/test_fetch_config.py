@@ -1,0 +1,133 @@
+"""fetch-config against the fake GitHub (no Kubernetes involved)."""
+
+from pathlib import Path
+
+import pytest
+
+from tekton.steps.config import InvalidConfig, check_config
+from tests.fakes.github import FakeGitHub, Fault
+from tests.steps.conftest import SHA, log_lines, run_step
+
+CONFIG = b"orgs:\n  octo-org:\n    admins: [alice, bob]\n    members: [carol]\n"
+
+
+def fetch(token_file: Path, gh: FakeGitHub, output: Path, *extra: str):
+    return run_step(
+        "fetch-config",
+        "--token-file",
+        token_file,
+        "--repo",
+        "octo-org/.github",
+        "--revision",
+        SHA,
+        "--output",
+        output,
+        "--github-api-url",
+        gh.api_url,
+        "--github-max-retries",
+        "0",
+        *extra,
+    )
+
+
+def test_fetches_and_writes_the_file(fake_github: FakeGitHub, token_file: Path, tmp_path: Path) -> None:
+    fake_github.add_file("octo-org/.github", SHA, "peribolos.yaml", CONFIG)
+    output = tmp_path / "out" / "config.yaml"
+    result = fetch(token_file, fake_github, output, "--org", "Octo-Org")
+    assert result.exit_code == 0, result.stderr
+    assert output.read_bytes() == CONFIG
+    (seen,) = fake_github.requests
+    assert (seen.path, seen.query) == ("/repos/octo-org/.github/contents/peribolos.yaml", {"ref": [SHA]})
+    (line,) = log_lines(result)
+    assert line["msg"] == "config fetched" and line["bytes"] == len(CONFIG)
+    assert token_file.read_text().strip() not in result.stderr + result.stdout
+
+
+def test_other_path_and_ghes(app_key, tmp_path: Path) -> None:
+    from peribolos_core.github import GitHubApp
+    from tests.fakes.fixtures import APP_ID
+
+    with FakeGitHub(APP_ID, app_key.public_key(), path_prefix="/api/v3") as gh:
+        gh.add_installation(1, "octo-org")
+        gh.add_file("octo-org/.github", SHA, "org/peribolos.yaml", CONFIG)
+        token = tmp_path / "token"
+        token.write_text(GitHubApp(APP_ID, app_key, api_url=gh.api_url).mint_token(1).token)
+        result = fetch(token, gh, tmp_path / "c.yaml", "--path", "org/peribolos.yaml")
+        assert result.exit_code == 0, result.stderr
+        assert gh.requests[-1].path == "/api/v3/repos/octo-org/.github/contents/org/peribolos.yaml"
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        (b"orgs: [unclosed\n", (), "is not valid YAML at line 2"),
+        (b"- a\n- b\n", (), "non-empty 'orgs:' mapping"),
+        (b"orgs: {}\n", (), "non-empty 'orgs:' mapping"),
+        (b"\xff\xfe", (), "not UTF-8"),
+        (
+            b"orgs:\n  other-org: {}\n",
+            ("--org", "octo-org"),
+            "configures other-org; this installation can only",
+        ),
+        (b"orgs:\n  octo-org: {}\n  b: {}\n", ("--org", "octo-org"), "configures b, octo-org"),
+    ],
+    ids=["bad-yaml", "a-list", "no-orgs", "binary", "other-org", "two-orgs"],
+)
+def test_invalid_config_fails_with_one_line(
+    fake_github: FakeGitHub, token_file: Path, tmp_path: Path, content: bytes, extra: tuple, message: str
+) -> None:
+    fake_github.add_file("octo-org/.github", SHA, "peribolos.yaml", content)
+    output = tmp_path / "config.yaml"
+    result = fetch(token_file, fake_github, output, *extra)
+    assert result.exit_code == 1
+    assert message in result.stderr.splitlines()[-1]
+    assert result.stderr.splitlines()[-1].startswith("peribolos-step fetch-config: error: peribolos.yaml in ")
+    assert not output.exists()
+
+
+@pytest.mark.parametrize(
+    ("setup", "code", "message"),
+    [
+        (lambda gh, tf: None, 1, "HTTP 404"),
+        (
+            lambda gh, tf: gh.inject(Fault.server_error(502), times=5),
+            1,
+            "temporary: retrying the TaskRun may help",
+        ),
+        (lambda gh, tf: tf.write_text(" \n"), 2, "is empty"),
+        (lambda gh, tf: tf.unlink(), 2, "run ensure-token --token-file first"),
+        (lambda gh, tf: tf.write_text("ghs_expired_or_revoked_token"), 1, "Bad credentials"),
+    ],
+    ids=["missing-file", "github-down", "empty-token-file", "no-token-file", "revoked-token"],
+)
+def test_failures(
+    fake_github: FakeGitHub, token_file: Path, tmp_path: Path, setup, code: int, message: str
+) -> None:
+    setup(fake_github, token_file)
+    result = fetch(token_file, fake_github, tmp_path / "c.yaml")
+    assert result.exit_code == code, result.stderr
+    assert message in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--repo", "not-a-repo"], "is not of the form ORG/REPO"),
+        (["--github-api-url", "api.github.com"], "is not an http(s) base URL"),
+        (["--path", "../../etc/passwd"], "must be a relative file path"),
+    ],
+    ids=["bad-repo", "bad-url", "path-escape"],
+)
+def test_bad_arguments_exit_2(
+    fake_github: FakeGitHub, token_file: Path, tmp_path: Path, args, message
+) -> None:
+    result = fetch(token_file, fake_github, tmp_path / "c.yaml", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert fake_github.requests == []
+
+
+def test_check_config_returns_the_data() -> None:
+    assert check_config(CONFIG, "x", "octo-org")["orgs"]["octo-org"]["admins"] == ["alice", "bob"]
+    with pytest.raises(InvalidConfig):
+        check_config(b"orgs: 3", "x")
