@@ -115,11 +115,12 @@ class ConcurrentWriterApi:
         self.interleaved = 0
 
     def read_namespaced_secret(self, *args: Any, **kwargs: Any) -> Any:
-        result = self._api.read_namespaced_secret(*args, **kwargs)
-        if not self.interleaved:
-            self.interleaved += 1
-            self._other.put(1, self._other_token, "o", "Organization")
-        return result
+        try:
+            return self._api.read_namespaced_secret(*args, **kwargs)
+        finally:  # also after a 404: the other writer then creates it first
+            if not self.interleaved:
+                self.interleaved += 1
+                self._other.put(1, self._other_token, "o", "Organization")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._api, name)
@@ -141,9 +142,11 @@ def test_conflict_is_reread_and_retried(core_v1: Any, namespace: str, exists: bo
 def test_conflicts_that_never_end_raise(core_v1: Any, namespace: str) -> None:
     class AlwaysRacing(ConcurrentWriterApi):
         def read_namespaced_secret(self, *args: Any, **kwargs: Any) -> Any:
-            result = self._api.read_namespaced_secret(*args, **kwargs)
-            self._other.put(1, self._other_token, "o", "Organization")
-            return result
+            try:
+                return self._api.read_namespaced_secret(*args, **kwargs)
+            finally:  # a different token each time: an identical write would not change resourceVersion
+                self.interleaved += 1
+                self._other.put(1, token(1000 + self.interleaved), "o", "Organization")
 
     other = TokenStore(core_v1, namespace)
     other.put(1, token(0), "o", "Organization")
