@@ -49,6 +49,9 @@ test: venv lint check-docs e2e-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: venv e2e-tools
+	@# wrk drives the interceptor bench when it can be installed; else its Python load generator does.
+	-@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 \
+		|| echo "wrk not installable here: the interceptor bench uses its Python load generator"
 	$(BIN)/python -m tests.bench
 
 image:

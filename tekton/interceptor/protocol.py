@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from tekton.interceptor.decision import Decision
 
 
@@ -40,9 +42,9 @@ class InterceptorRequest:
 def parse_request(raw: bytes) -> InterceptorRequest:
     """Parse the HTTP body of a POST from the EventListener."""
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise BadRequest(f"request is not JSON: {type(exc).__name__}") from exc
+        data = orjson.loads(raw)  # 3x faster than json on these documents (docs/performance.md)
+    except orjson.JSONDecodeError as exc:  # also invalid UTF-8, lone surrogates, nesting over 1024
+        raise BadRequest(f"request is not JSON in UTF-8: {str(exc)[:120]}") from exc
     if not isinstance(data, dict):
         raise BadRequest("request must be a JSON object (an InterceptorRequest)")
     body = data.get("body")

@@ -3,11 +3,13 @@
 For each server stack (the shipped uvicorn server, and the stdlib ``ThreadingHTTPServer`` baseline with
 ``disable_nagle_algorithm``), start it as its own process, then drive it from another process with
 keep-alive connections at 1, 32 and 256 concurrent connections and print requests/s, p50/p99 latency and
-the server's peak RSS (``VmHWM`` from ``/proc``). Pure Python client (asyncio, uvloop when installed), so
-``make bench`` needs nothing beyond the venv. Every run is bounded in time; only 127.0.0.1 is contacted.
+the server's peak RSS (``VmHWM`` from ``/proc``). The load generator is ``wrk`` when it is on PATH
+(``make bench`` tries to apt-get it), else a Python asyncio client in its own process (heavier: it takes
+CPU from the server on a 2-core machine, so its figures are lower). Every run is bounded in time; only
+127.0.0.1 is contacted.
 
-    python -m tests.bench interceptor                   # both stacks
-    BENCH_SECONDS=2 python -m tests.bench interceptor   # shorter runs
+    python -m tests.bench interceptor                        # both stacks
+    BENCH_SECONDS=2 BENCH_STACKS=uvicorn BENCH_CLIENT=python python -m tests.bench interceptor
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hmac
 import http.server
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -266,7 +269,71 @@ def _server_command(stack: str, port: int) -> list[str]:
     ]
 
 
-def bench_stack(stack: str, request_file: str, seconds: float) -> list[dict[str, Any]]:
+_WRK_SCRIPT = """
+local f = io.open("{path}", "rb")
+wrk.method = "POST"
+wrk.body = f:read("*all")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def _wrk_ms(text: str) -> float:
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+    number = text.rstrip("usm")
+    return float(number) * units[text[len(number) :]]
+
+
+def run_wrk(wrk: str, port: int, connections: int, seconds: float, request_file: str) -> dict[str, Any]:
+    """One wrk run (C load generator, far lighter than a Python client on a 2-core machine)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(_WRK_SCRIPT.format(path=request_file))
+        script.flush()
+        threads = min(2, connections)
+        out = subprocess.run(
+            [
+                wrk,
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                "--latency",
+                "-s",
+                script.name,
+                f"http://127.0.0.1:{port}/",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+        ).stdout
+    row: dict[str, Any] = {"connections": connections, "errors": 0}
+    for line in out.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            row["rps"] = float(words[1])
+        elif words[:1] == ["50%"]:
+            row["p50_ms"] = _wrk_ms(words[1])
+        elif words[:1] == ["99%"]:
+            row["p99_ms"] = _wrk_ms(words[1])
+        elif words[:1] == ["Latency"] and len(words) >= 4:
+            row["max_ms"] = _wrk_ms(words[3])
+        elif line.strip().startswith(("Non-2xx", "Socket errors")):
+            row["errors"] += sum(int(w.strip(",")) for w in words if w.strip(",").isdigit())
+    return row
+
+
+def run_python_client(port: int, connections: int, seconds: float, request_file: str) -> dict[str, Any]:
+    client = [sys.executable, "-m", "tests.bench.bench_interceptor", "--client", str(port)]
+    out = subprocess.run(
+        [*client, str(connections), str(seconds), request_file],
+        check=True,
+        capture_output=True,
+        timeout=seconds + 60,
+    )
+    return json.loads(out.stdout)
+
+
+def bench_stack(stack: str, request_file: str, seconds: float, wrk: str | None) -> list[dict[str, Any]]:
     port = _free_port()
     env = {**os.environ, "WEBHOOK_SECRET": SECRET}
     server = subprocess.Popen(
@@ -275,24 +342,20 @@ def bench_stack(stack: str, request_file: str, seconds: float) -> list[dict[str,
     rows = []
     try:
         _wait_ready(port, server)
-        client = [sys.executable, "-m", "tests.bench.bench_interceptor", "--client", str(port)]
-        subprocess.run(
-            [*client, "8", "1", request_file], check=True, capture_output=True, timeout=60
-        )  # warm-up
+        load = (
+            (lambda c, s: run_wrk(wrk, port, c, s, request_file))
+            if wrk
+            else (lambda c, s: run_python_client(port, c, s, request_file))
+        )
+        load(8, 1)  # warm-up
         for connections in CONCURRENCY:
-            out = subprocess.run(
-                [*client, str(connections), str(seconds), request_file],
-                check=True,
-                capture_output=True,
-                timeout=seconds + 60,
-            )
-            row = json.loads(out.stdout)
+            row = load(connections, seconds)
             row["rss_mb"] = _peak_rss_mb(server.pid)
             rows.append(row)
             print(
-                f"  {stack:8} {connections:4} conns  {row['rps']:8.0f} req/s  p50 {row['p50_ms']:6.2f} ms  "
-                f"p99 {row['p99_ms']:6.2f} ms  max {row['max_ms']:7.2f} ms  errors {row['errors']}  "
-                f"peak RSS {row['rss_mb']:.1f} MB",
+                f"  {stack:8} {connections:4} conns  {row['rps']:8.0f} req/s  p50 {row['p50_ms']:7.2f} ms  "
+                f"p99 {row['p99_ms']:7.2f} ms  max {row.get('max_ms', float('nan')):7.2f} ms  "
+                f"errors {row['errors']}  peak RSS {row['rss_mb']:.1f} MB",
                 flush=True,
             )
     finally:
@@ -307,17 +370,21 @@ def bench_stack(stack: str, request_file: str, seconds: float) -> list[dict[str,
 def main() -> int:
     seconds = float(os.environ.get("BENCH_SECONDS", "5"))
     stacks = os.environ.get("BENCH_STACKS", "uvicorn,stdlib").split(",")
+    wrk = None if os.environ.get("BENCH_CLIENT") == "python" else shutil.which("wrk")
     body = push_payload()
     request = interceptor_request(body)
+    with open("/proc/loadavg") as handle:
+        load = handle.read().split()[0]
     print(
         f"payload {len(body)} bytes (InterceptorRequest {len(request)} bytes), decision sync, "
-        f"{seconds:g} s per row, {os.cpu_count()} CPUs; client and server share them"
+        f"{seconds:g} s per row, load generator {'wrk' if wrk else 'Python asyncio (wrk not found)'}, "
+        f"{os.cpu_count()} CPUs shared with it, load average {load} before the run"
     )
     with tempfile.NamedTemporaryFile(suffix=".json") as handle:
         handle.write(request)
         handle.flush()
         for stack in stacks:
-            bench_stack(stack, handle.name, seconds)
+            bench_stack(stack, handle.name, seconds, wrk)
     return 0
 
 

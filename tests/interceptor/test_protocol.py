@@ -51,6 +51,7 @@ BAD: list[tuple[str, Any]] = [
     ("extensions-list", {"extensions": []}),
     ("context-string", {"context": "c"}),
     ("deep-nesting", b"[" * 100_000),
+    ("lone-surrogate-in-body", b'{"body": "\\ud800"}'),
 ]
 
 

@@ -82,9 +82,8 @@ def test_settings_refuse_no_secret_without_insecure() -> None:
         ("{'a': 1}", "not JSON"),
         ("{} {}", "not JSON"),
         ('{"a":' * 100_000, "not JSON"),
-        ("\ud800", "not valid UTF-8"),
     ],
-    ids=["empty", "python-repr", "trailing-data", "deep", "lone-surrogate"],
+    ids=["empty", "python-repr", "trailing-data", "deep"],
 )
 def test_body_that_is_not_json_is_invalid_argument(body: str, why: str) -> None:
     request = interceptor_request("push", None, body=body, secret=None)
