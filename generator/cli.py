@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from generator import app_manifest, docs, render, validate
-from generator.errors import GeneratorError, ValuesError
+from generator.errors import GeneratorError, ManifestError, ValuesError
 from generator.values import defaults_text, load_values
 
 
@@ -107,7 +107,7 @@ def validate_command(path: Path, crd_dir: Path | None, kubernetes_version: str) 
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     if report.problems:
-        raise GeneratorError(report.problems)
+        raise ManifestError(report.problems)
     click.echo(f"{report.objects} objects valid", err=True)
 
 

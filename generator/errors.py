@@ -1,10 +1,13 @@
-"""Errors of the generator: bad values and manifests that fail validation."""
+"""Errors of the generator, in the project's one tree (peribolos_core.errors): bad values, unusable values
+for a command, manifests that fail validation. Each carries one line per problem."""
 
 from __future__ import annotations
 
+from peribolos_core.errors import ConfigError
 
-class GeneratorError(Exception):
-    """Base of the generator's errors; the CLI prints each problem on its own line and exits 1."""
+
+class GeneratorError(ConfigError):
+    """Base of the generator's errors; the CLI prints each problem on its own line."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
@@ -12,8 +15,12 @@ class GeneratorError(Exception):
 
 
 class ValuesError(GeneratorError):
-    """The values (files, --set) are unreadable or do not match the schema; one line per problem."""
+    """The values (files, --set) are unreadable or do not match the schema (exit 2)."""
 
 
 class RenderError(GeneratorError):
-    """The values are valid but a command cannot use them (e.g. no webhook URL for the App manifest)."""
+    """Valid values a command cannot use, e.g. no webhook URL for the App manifest (exit 2)."""
+
+
+class ManifestError(GeneratorError):
+    """validate found problems in the manifests (exit 1)."""

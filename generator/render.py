@@ -8,6 +8,7 @@ objects are dumped again with a fixed key order: the same values always give byt
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,10 @@ import yaml
 
 from generator.errors import RenderError
 from generator.values import Values
+
+# libyaml when present (10x faster); same safe subset of YAML either way.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 PRODUCT = "peribolos-as-a-service"
 MANAGED_BY = "peribolos-generate"
@@ -63,6 +68,7 @@ def image_ref(image: dict[str, Any]) -> str:
     return f"{image['repository']}:{image['tag']}"
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
     # Not HTML: the output is YAML and every scalar goes through tojson.
     env = jinja2.Environment(
@@ -213,7 +219,7 @@ def render_objects(values: Values) -> dict[str, list[dict[str, Any]]]:
         except jinja2.TemplateError as exc:
             raise RenderError([f"template {name}: {exc}"]) from exc
         try:
-            docs = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+            docs = [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
         except yaml.YAMLError as exc:
             raise RenderError([f"template {name} rendered invalid YAML: {exc}"]) from exc
         if docs:
@@ -224,7 +230,8 @@ def render_objects(values: Values) -> dict[str, list[dict[str, Any]]]:
 def dump(objects: list[dict[str, Any]]) -> str:
     """Multi-document YAML with the objects' key order kept (the templates fix it)."""
     return "---\n".join(
-        yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1_000_000)
+        yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                  width=1_000_000)
         for obj in objects
     )
 

@@ -20,6 +20,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_KUBERNETES_VERSION = "1.32"
 EXTENSION_KEYS = frozenset({
     "action", "installation_id", "org", "secret_name", "repo", "revision", "ref", "config_path",
@@ -84,7 +85,7 @@ def load_documents(path: Path) -> tuple[list[Document], list[str]]:
     for file in _manifest_files(path):
         label = str(file.relative_to(base)) if file != path else file.name
         try:
-            loaded = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+            loaded = list(yaml.load_all(file.read_text(encoding="utf-8"), Loader=_Loader))
         except (OSError, yaml.YAMLError) as exc:
             problems.append(f"{label}: cannot parse: {' '.join(str(exc).split())}")
             continue
@@ -137,7 +138,7 @@ def load_crds(crd_dir: Path) -> CrdSchemas:
         if file.suffix not in (".yaml", ".yml", ".json"):
             continue
         try:
-            loaded = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+            loaded = list(yaml.load_all(file.read_text(encoding="utf-8"), Loader=_Loader))
         except (OSError, yaml.YAMLError):
             continue
         for obj in loaded:
@@ -251,7 +252,7 @@ def _check_task(doc: Document) -> list[str]:
                 out.append(f"{doc.where(where)}: $(params.{name}) is not declared in spec.params")
         for match in _STEP_REF.finditer(text):
             if match.group(1) not in names:
-                out.append(f"{doc.where(where)}: no step named {match.group(1)!r} for {match.group(0)}...)")
+                out.append(f"{doc.where(where)}: {match.group(0)}…) names no step of this Task")
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,10 +21,12 @@ import jsonschema
 import yaml
 
 from generator.errors import ValuesError
+from peribolos_core.durations import parse_duration
 
 DEFAULTS_SOURCE = "defaults"
 _SET_KEY = re.compile(r"^[A-Za-z0-9_-]+(?:(?<!\\)\.[^=]+)*$")
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# Installation tokens live one hour: a --min-valid outside this range never or always re-mints.
+TOKEN_MIN_VALID_RANGE = (60, 59 * 60)
 
 Path_ = tuple[str | int, ...]
 
@@ -33,6 +36,7 @@ def defaults_text() -> str:
     return resources.files("generator").joinpath("defaults.yaml").read_text(encoding="utf-8")
 
 
+@functools.cache
 def load_schema() -> dict[str, Any]:
     """The JSON Schema of the values (stored as YAML in the package)."""
     text = resources.files("generator").joinpath("values.schema.yaml").read_text(encoding="utf-8")
@@ -241,12 +245,8 @@ def _messages(error: jsonschema.ValidationError, root: dict[str, Any]) -> list[t
     return [(path, error.message)]
 
 
-def _duration_seconds(text: str) -> int:
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(text)
-    hours, minutes, seconds = (int(group or 0) for group in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+def _seconds(text: str) -> float:
+    return parse_duration(text).total_seconds()
 
 
 Problem = tuple[Path_, str, tuple[Path_, ...]]
@@ -265,8 +265,12 @@ def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
     if exposure["type"] != "none" and not exposure["host"]:
         out.append((("exposure", "host"), f"required when exposure.type is {exposure['type']}",
                     (("exposure", "host"), ("exposure", "type"))))
+    low, high = TOKEN_MIN_VALID_RANGE
+    for path in (("taskRun", "tokenMinValid"), ("refresher", "minValid")):
+        if not low <= _seconds(data[path[0]][path[1]]) <= high:
+            out.append((path, "must be between 1m and 59m (installation tokens live one hour)", (path,)))
     task_run = data["taskRun"]
-    if _duration_seconds(task_run["tokenMinValid"]) < _duration_seconds(task_run["timeout"]):
+    if _seconds(task_run["tokenMinValid"]) < _seconds(task_run["timeout"]):
         out.append((
             ("taskRun", "tokenMinValid"),
             f"must be at least taskRun.timeout ({task_run['timeout']}) so the token outlives the TaskRun",
@@ -274,7 +278,7 @@ def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
         ))
     if not any(data["events"].values()):
         message = "wire at least one event (an EventListener needs a Trigger)"
-        out.append((("events",), message, (("events",),)))
+        out.append((("events",), message, tuple(("events", key) for key in data["events"])))
     for key in ("image", "peribolosImage"):
         if not data[key]["tag"] and not data[key]["digest"]:
             out.append(((key, "tag"), f"set a tag or {key}.digest", ((key, "tag"), (key, "digest"))))

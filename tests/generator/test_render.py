@@ -1,0 +1,415 @@
+"""Rendering: every document is a well-formed object with our labels, output is deterministic, the
+contract names are kept, and the Tekton wiring follows the values."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from generator.render import CONCERNS, KUSTOMIZATION, render_files, render_stream, write_dir
+from generator.validate import validate_path
+
+from .conftest import GOLDEN_DIR, VALUES_DIR, case_values, flat_objects, tekton_crd_dir
+
+LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/component",
+)
+
+
+def _find(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+
+
+def _one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = _find(objects, kind, name)
+    assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
+    return found[0]
+
+
+def test_every_document_parses_and_is_a_labelled_object(case: str) -> None:
+    stream = render_stream(case_values(case))
+    docs = list(yaml.safe_load_all(stream))
+    assert docs and all(isinstance(doc, dict) for doc in docs)
+    for doc in docs:
+        assert doc["apiVersion"] and doc["kind"] and doc["metadata"]["name"], doc
+        labels = doc["metadata"]["labels"]
+        assert all(labels.get(key) for key in LABELS), (doc["kind"], doc["metadata"]["name"], labels)
+    keys = [(d["apiVersion"], d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs]
+    assert len(keys) == len(set(keys)), "two objects share apiVersion, kind, namespace and name"
+
+
+def test_rendered_manifests_pass_validate(case: str, tmp_path: Path) -> None:
+    write_dir(case_values(case), tmp_path)
+    report = validate_path(tmp_path, crd_dir=tekton_crd_dir())
+    assert report.problems == []
+    assert report.objects == len(flat_objects(case))
+
+
+def test_output_dir_has_one_file_per_concern_and_a_kustomization(tmp_path: Path) -> None:
+    values = case_values("defaults")
+    written = write_dir(values, tmp_path)
+    names = sorted(p.name for p in written)
+    kustomization = yaml.safe_load((tmp_path / KUSTOMIZATION).read_text())
+    assert kustomization["kind"] == "Kustomization"
+    assert sorted([*kustomization["resources"], KUSTOMIZATION]) == names
+    assert kustomization["resources"] == [f"{c}.yaml" for c in CONCERNS if f"{c}.yaml" in names]
+    # The stream is the files' objects in the kustomization's order.
+    from_files = [
+        doc
+        for name in kustomization["resources"]
+        for doc in yaml.safe_load_all((tmp_path / name).read_text())
+    ]
+    assert from_files == list(yaml.safe_load_all(render_stream(values)))
+
+
+def test_stale_concern_files_are_removed(tmp_path: Path) -> None:
+    write_dir(case_values("ghes-ingress"), tmp_path)
+    assert (tmp_path / "exposure.yaml").exists()
+    write_dir(case_values("defaults"), tmp_path)
+    assert not (tmp_path / "exposure.yaml").exists()
+    assert "exposure.yaml" not in (tmp_path / KUSTOMIZATION).read_text()
+
+
+def test_rendering_is_deterministic_across_processes(tmp_path: Path) -> None:
+    """Same values → byte-identical output, whatever the hash seed of the process."""
+    outputs = set()
+    for seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "generator.cli",
+                "render",
+                "--values",
+                str(VALUES_DIR / "ghes-ingress.yaml"),
+            ],
+            capture_output=True,
+            env=env,
+            check=True,
+        )
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+    assert render_files(case_values("ghes-ingress")) == render_files(case_values("ghes-ingress"))
+
+
+def test_default_render_matches_golden_files(tmp_path: Path) -> None:
+    """Any change to the default manifests shows up in review (UPDATE_GOLDEN=1 rewrites the files)."""
+    files = render_files(case_values("defaults"))
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        for old in GOLDEN_DIR.glob("*.yaml"):
+            old.unlink()
+        for name, text in files.items():
+            (GOLDEN_DIR / name).write_text(text)
+    golden = {p.name: p.read_text() for p in GOLDEN_DIR.glob("*.yaml")}
+    assert golden == files
+
+
+def test_contract_names_are_kept() -> None:
+    objects = flat_objects("defaults")
+    _one(objects, "EventListener", "peribolos")
+    _one(objects, "ClusterInterceptor", "peribolos")
+    for task in ("peribolos-install", "peribolos-uninstall", "peribolos-sync", "peribolos-dry-run"):
+        _one(objects, "Task", task)
+    _one(objects, "CronJob", "peribolos-token-refresher")
+    for account in (
+        "peribolos-eventlistener",
+        "peribolos-taskrun",
+        "peribolos-refresher",
+        "peribolos-interceptor",
+    ):
+        _one(objects, "ServiceAccount", account)
+    assert {o["metadata"].get("namespace") for o in objects} == {"peribolos", None}
+
+
+def test_api_versions_are_the_ones_tekton_serves() -> None:
+    versions = {o["kind"]: o["apiVersion"] for o in flat_objects("defaults")}
+    assert versions["ClusterInterceptor"] == "triggers.tekton.dev/v1alpha1"
+    for kind in ("EventListener", "TriggerBinding", "TriggerTemplate"):
+        assert versions[kind] == "triggers.tekton.dev/v1beta1"
+    assert versions["Task"] == "tekton.dev/v1"
+    for template in _find(flat_objects("defaults"), "TriggerTemplate"):
+        (run,) = template["spec"]["resourcetemplates"]
+        assert run["apiVersion"] == "tekton.dev/v1" and run["kind"] == "TaskRun"
+        assert run["metadata"]["generateName"] == template["metadata"]["name"] + "-"
+        assert "name" not in run["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("case", "actions", "github_interceptor"),
+    [
+        pytest.param("defaults", ["install", "uninstall", "sync", "dry-run"], True, id="defaults"),
+        pytest.param(
+            "external-interceptor",
+            ["install", "uninstall", "sync", "dry-run"],
+            False,
+            id="no-core-github-interceptor",
+        ),
+        pytest.param("dry-run-only", ["dry-run"], True, id="dry-run-only"),
+    ],
+)
+def test_one_trigger_per_wired_action_each_filtering_by_action(
+    case: str, actions: list[str], github_interceptor: bool
+) -> None:
+    objects = flat_objects(case)
+    listener = _one(objects, "EventListener", "peribolos")
+    triggers = listener["spec"]["triggers"]
+    assert [t["name"] for t in triggers] == [f"peribolos-{a}" for a in actions]
+    for action, trigger in zip(actions, triggers, strict=True):
+        refs = [i["ref"] for i in trigger["interceptors"]]
+        expected = ([{"name": "github", "kind": "ClusterInterceptor"}] if github_interceptor else []) + [
+            {"name": "peribolos", "kind": "ClusterInterceptor"}
+        ]
+        assert refs == expected
+        ours = trigger["interceptors"][-1]
+        assert ours["params"] == [{"name": "actions", "value": [action]}]
+        assert trigger["template"] == {"ref": f"peribolos-{action}"}
+        _one(objects, "TriggerTemplate", f"peribolos-{action}")
+        _one(objects, "Task", f"peribolos-{action}")
+    assert {t["metadata"]["name"] for t in _find(objects, "Task")} == {f"peribolos-{a}" for a in actions}
+
+
+def test_core_github_interceptor_checks_the_webhook_secret_and_event_types() -> None:
+    listener = _one(flat_objects("ghes-ingress"), "EventListener", "peribolos")
+    by_trigger = {t["name"]: t["interceptors"][0] for t in listener["spec"]["triggers"]}
+    github = by_trigger["peribolos-sync"]
+    params = {p["name"]: p["value"] for p in github["params"]}
+    assert params["secretRef"] == {"secretName": "ghes-app", "secretKey": "hook-secret"}
+    assert params["eventTypes"] == ["push", "check_run"]
+    assert {p["name"]: p["value"] for p in by_trigger["peribolos-install"]["params"]}["eventTypes"] == [
+        "installation",
+        "installation_repositories",
+    ]
+
+
+def test_bindings_read_the_interceptor_extensions() -> None:
+    objects = flat_objects("defaults")
+    bound = {}
+    for binding in _find(objects, "TriggerBinding"):
+        for param in binding["spec"]["params"]:
+            bound[param["name"]] = param["value"]
+    keys = ["installation_id", "org", "secret_name", "repo", "revision", "ref", "config_path", "delivery_id"]
+    assert bound == {key: f"$(extensions.peribolos.{key})" for key in keys}
+
+
+@pytest.mark.parametrize(
+    ("case", "url", "has_deployment"),
+    [
+        pytest.param("defaults", None, True, id="service"),
+        pytest.param("external-interceptor", "http://127.0.0.1:18080/", False, id="url"),
+    ],
+)
+def test_cluster_interceptor_reaches_a_service_or_a_url(
+    case: str, url: str | None, has_deployment: bool
+) -> None:
+    objects = flat_objects(case)
+    client = _one(objects, "ClusterInterceptor", "peribolos")["spec"]["clientConfig"]
+    if url:
+        assert client == {"url": url}
+    else:
+        assert client == {
+            "service": {"name": "peribolos-interceptor", "namespace": "peribolos", "port": 8080}
+        }
+    assert bool(_find(objects, "Deployment", "peribolos-interceptor")) is has_deployment
+    assert bool(_find(objects, "Service", "peribolos-interceptor")) is has_deployment
+
+
+@pytest.mark.parametrize(
+    ("case", "replicas", "pdb"),
+    [
+        pytest.param("defaults", 2, True, id="two"),
+        pytest.param("ghes-ingress", 3, True, id="three"),
+        pytest.param("dry-run-only", 1, False, id="one-no-pdb"),
+    ],
+)
+def test_pdb_only_when_more_than_one_interceptor(case: str, replicas: int, pdb: bool) -> None:
+    objects = flat_objects(case)
+    assert _one(objects, "Deployment", "peribolos-interceptor")["spec"]["replicas"] == replicas
+    assert bool(_find(objects, "PodDisruptionBudget")) is pdb
+
+
+def _task_step(objects: list[dict[str, Any]], task: str, step: str) -> dict[str, Any]:
+    steps = _one(objects, "Task", task)["spec"]["steps"]
+    return next(s for s in steps if s["name"] == step)
+
+
+def test_sync_runs_ensure_token_fetch_config_peribolos_confirm_and_report() -> None:
+    objects = flat_objects("ghes-ingress")
+    sync = _one(objects, "Task", "peribolos-sync")
+    assert [s["name"] for s in sync["spec"]["steps"]] == [
+        "ensure-token",
+        "fetch-config",
+        "peribolos",
+        "report",
+    ]
+    ensure = _task_step(objects, "peribolos-sync", "ensure-token")
+    assert ensure["command"] == [
+        "peribolos-step",
+        "ensure-token",
+        "--installation-id",
+        "$(params.installation_id)",
+        "--min-valid",
+        "55m",
+        "--token-file",
+        "/var/run/peribolos/token/token",
+    ]
+    fetch = _task_step(objects, "peribolos-sync", "fetch-config")
+    assert fetch["command"][:2] == ["peribolos-step", "fetch-config"]
+    assert "$(params.revision)" in fetch["command"]
+    peribolos = _task_step(objects, "peribolos-sync", "peribolos")
+    assert peribolos["image"] == "us-docker.pkg.dev/k8s-infra-prow/images/peribolos:v20260821-a61940897"
+    assert peribolos["command"] == ["/ko-app/peribolos"]
+    assert peribolos["args"] == [
+        "--github-endpoint=https://github.example.com/api/v3",
+        "--config-path=/var/run/peribolos/config/peribolos.yaml",
+        "--github-token-path=/var/run/peribolos/token/token",
+        "--require-self=false",
+        "--min-admins=3",
+        "--maximum-removal-delta=0.1",
+        "--github-graphql-endpoint=https://github.example.com/api/graphql",
+        "--fix-org",
+        "--fix-org-members",
+        "--fix-teams",
+        "--fix-team-members",
+        "--fix-team-repos",
+        "--fix-repos",
+        "--fix-collaborators",
+        "--allow-repo-archival",
+        "--required-admins=alice",
+        "--required-admins=bob",
+        "--github-hourly-tokens=1200",
+        "--confirm",
+    ]
+    report = _task_step(objects, "peribolos-sync", "report")
+    assert report["command"][-5:] == [
+        "--name",
+        "peribolos/sync",
+        "--exit-code-file",
+        "$(steps.step-peribolos.exitCode.path)",
+        "--propagate-exit-code",
+    ]
+    volumes = {v["name"]: v for v in sync["spec"]["volumes"]}
+    assert volumes["token"]["emptyDir"]["medium"] == "Memory"
+
+
+def test_dry_run_never_confirms_and_reports_whatever_peribolos_exits_with() -> None:
+    objects = flat_objects("defaults")
+    peribolos = _task_step(objects, "peribolos-dry-run", "peribolos")
+    assert "--confirm" not in peribolos["args"]
+    assert peribolos["onError"] == "continue"
+    report = _task_step(objects, "peribolos-dry-run", "report")
+    assert "peribolos/dry-run" in report["command"]
+    assert "$(steps.step-peribolos.exitCode.path)" in report["command"]
+
+
+def test_interceptor_gets_config_repo_path_and_allowed_orgs() -> None:
+    deployment = _one(flat_objects("ghes-ingress"), "Deployment", "peribolos-interceptor")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == [
+        "peribolos-interceptor",
+        "--port",
+        "9090",
+        "--webhook-secret-file",
+        "/var/run/peribolos/webhook/webhook-secret",
+        "--config-repo",
+        "org-config",
+        "--config-path",
+        "orgs/peribolos.yaml",
+        "--allowed-orgs",
+        "platform,infra",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("case", "kind", "check"),
+    [
+        pytest.param("defaults", None, None, id="none"),
+        pytest.param(
+            "ghes-ingress",
+            "Ingress",
+            lambda s: (
+                s["ingressClassName"] == "nginx"
+                and s["tls"] == [{"hosts": ["hooks.example.com"], "secretName": "hooks-tls"}]
+                and s["rules"][0]["http"]["paths"][0]["path"] == "/peribolos"
+                and s["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "el-peribolos"
+            ),
+            id="ingress",
+        ),
+        pytest.param(
+            "openshift-route",
+            "Route",
+            lambda s: (
+                s["host"] == "peribolos.apps.example.com"
+                and s["to"]["name"] == "el-peribolos"
+                and s["tls"]["termination"] == "edge"
+            ),
+            id="route",
+        ),
+    ],
+)
+def test_exposure(case: str, kind: str | None, check: Any) -> None:
+    objects = flat_objects(case)
+    exposed = [o for o in objects if o["kind"] in ("Ingress", "Route")]
+    if kind is None:
+        assert exposed == []
+    else:
+        (obj,) = exposed
+        assert obj["kind"] == kind and check(obj["spec"])
+
+
+def test_extra_labels_annotations_and_scheduling_reach_every_object_and_pod() -> None:
+    objects = flat_objects("pinned-scheduled")
+    for obj in objects:
+        assert obj["metadata"]["labels"]["team"] == "platform"
+        assert obj["metadata"]["annotations"]["example.com/owner"] == "platform-team"
+    image = "registry.example.com/peribolos/peribolos-as-a-service@sha256:" + "0123456789abcdef" * 4
+    deployment = _one(objects, "Deployment", "peribolos-interceptor")["spec"]["template"]["spec"]
+    assert deployment["containers"][0]["image"] == image
+    assert deployment["imagePullSecrets"] == [{"name": "registry-creds"}]
+    assert deployment["nodeSelector"] == {"node-role.example.com/automation": "true"}
+    assert deployment["tolerations"][0]["key"] == "dedicated"
+    for template in _find(objects, "TriggerTemplate"):
+        pod = template["spec"]["resourcetemplates"][0]["spec"]["podTemplate"]
+        assert pod["nodeSelector"] == deployment["nodeSelector"]
+        assert pod["imagePullSecrets"] == [{"name": "registry-creds"}]
+        assert template["spec"]["resourcetemplates"][0]["spec"]["serviceAccountName"] == "custom-runner"
+    # A user-provided TaskRun ServiceAccount is bound, not created.
+    assert not _find(objects, "ServiceAccount", "custom-runner")
+    binding = _one(objects, "RoleBinding", "peribolos-taskrun")
+    assert binding["subjects"][0]["name"] == "custom-runner"
+    listener = _one(objects, "EventListener", "peribolos")
+    el_pod = listener["spec"]["resources"]["kubernetesResource"]["spec"]["template"]["spec"]
+    assert el_pod["nodeSelector"] == deployment["nodeSelector"]
+
+
+def test_refresher_cronjob_flags_and_safety() -> None:
+    cronjob = _one(flat_objects("pinned-scheduled"), "CronJob", "peribolos-token-refresher")
+    spec = cronjob["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["schedule"] == "*/10 * * * *"
+    assert spec["startingDeadlineSeconds"] > 0
+    assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] > 0
+    assert spec["successfulJobsHistoryLimit"] >= 0 and spec["failedJobsHistoryLimit"] >= 0
+    (container,) = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == [
+        "peribolos-refresh-tokens",
+        "--min-valid",
+        "50m",
+        "--concurrency",
+        "4",
+        "--mint-budget-per-minute",
+        "60",
+        "--dry-run",
+    ]
+    assert not _find(flat_objects("dry-run-only"), "CronJob")

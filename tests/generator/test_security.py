@@ -1,0 +1,218 @@
+"""Least privilege and hardening, over every values case: RBAC without wildcards and with only each
+actor's verbs, the App private key only in this project's own steps, hardened pods everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import flat_objects
+
+# Exactly what each actor may do (resource → verbs), and nothing else.
+EXPECTED_RULES = {
+    ("Role", "peribolos-eventlistener"): {
+        ("triggers.tekton.dev", "eventlisteners"): {"get", "list", "watch"},
+        ("triggers.tekton.dev", "triggers"): {"get", "list", "watch"},
+        ("triggers.tekton.dev", "triggerbindings"): {"get", "list", "watch"},
+        ("triggers.tekton.dev", "triggertemplates"): {"get", "list", "watch"},
+        ("triggers.tekton.dev", "interceptors"): {"get", "list", "watch"},
+        ("", "configmaps"): {"get", "list", "watch"},
+        ("tekton.dev", "taskruns"): {"create"},
+        ("", "events"): {"create", "patch"},
+    },
+    ("ClusterRole", "peribolos-eventlistener-"): {
+        ("triggers.tekton.dev", "clustertriggerbindings"): {"get", "list", "watch"},
+        ("triggers.tekton.dev", "clusterinterceptors"): {"get", "list", "watch"},
+    },
+    ("Role", "peribolos-taskrun"): {("", "secrets"): {"get", "create", "update", "delete"}},
+    ("Role", "peribolos-refresher"): {
+        ("", "secrets"): {"get", "list", "create", "update", "patch", "delete"}
+    },
+}
+# Steps allowed to see the App's credentials (they mint tokens); peribolos is never one of them.
+KEY_STEPS = {
+    ("peribolos-install", "install"),
+    ("peribolos-sync", "ensure-token"),
+    ("peribolos-dry-run", "ensure-token"),
+}
+
+
+def _rules(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    out: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                out.setdefault((group, resource), set()).update(rule["verbs"])
+    return out
+
+
+def test_rbac_has_no_wildcards_and_each_actor_only_its_verbs(case: str) -> None:
+    roles = [o for o in flat_objects(case) if o["kind"] in ("Role", "ClusterRole")]
+    assert roles
+    for role in roles:
+        for rule in role["rules"]:
+            for key in ("apiGroups", "resources", "verbs"):
+                assert "*" not in rule[key], (role["metadata"]["name"], rule)
+            assert "resourceNames" not in rule or rule["resourceNames"]
+        name = role["metadata"]["name"]
+        key = (
+            role["kind"],
+            "peribolos-eventlistener-" if name.startswith("peribolos-eventlistener-") else name,
+        )
+        assert _rules(role) == EXPECTED_RULES[key], key
+    # No ClusterRole can touch Secrets or create anything.
+    for role in roles:
+        if role["kind"] == "ClusterRole":
+            assert all(r["verbs"] == ["get", "list", "watch"] for r in role["rules"])
+            assert all("secrets" not in r["resources"] for r in role["rules"])
+
+
+def test_every_binding_binds_its_own_account_to_its_own_role(case: str) -> None:
+    objects = flat_objects(case)
+    for binding in (o for o in objects if o["kind"] in ("RoleBinding", "ClusterRoleBinding")):
+        name = binding["metadata"]["name"]
+        assert binding["roleRef"]["name"] == name
+        (subject,) = binding["subjects"]
+        assert subject["kind"] == "ServiceAccount"
+        if name.startswith("peribolos-eventlistener"):
+            assert subject["name"] == "peribolos-eventlistener"
+    # The interceptor needs no API access at all.
+    assert not any(
+        b["subjects"][0]["name"] == "peribolos-interceptor"
+        for b in objects
+        if b["kind"] in ("RoleBinding", "ClusterRoleBinding")
+    )
+
+
+def _task_steps(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    for task in (o for o in objects if o["kind"] == "Task"):
+        for step in task["spec"]["steps"]:
+            yield task["metadata"]["name"], task["spec"], step
+
+
+def _secret_volumes(spec: dict[str, Any]) -> set[str]:
+    return {v["name"] for v in spec.get("volumes", []) if "secret" in v}
+
+
+def _touches_secrets(spec: dict[str, Any], container: dict[str, Any]) -> bool:
+    secret_volumes = _secret_volumes(spec)
+    mounts = {m["name"] for m in container.get("volumeMounts", [])}
+    env_refs = [e for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+    return bool(mounts & secret_volumes) or bool(env_refs) or bool(container.get("envFrom"))
+
+
+def test_private_key_only_in_this_projects_minting_steps(case: str) -> None:
+    objects = flat_objects(case)
+    seen = set()
+    for task, spec, step in _task_steps(objects):
+        assert not _touches_secrets(spec, spec.get("stepTemplate", {})), task
+        if _touches_secrets(spec, step):
+            assert (task, step["name"]) in KEY_STEPS, (task, step["name"])
+            assert step["command"][0] == "peribolos-step"
+            seen.add((task, step["name"]))
+        if step["name"] == "peribolos":
+            assert step["command"] == ["/ko-app/peribolos"]
+            assert not _touches_secrets(spec, step)
+            assert not any("private" in a or "app-id" in a for a in step["args"])
+            mounts = {m["name"] for m in step["volumeMounts"]}
+            assert mounts == {"token", "config"}
+            assert all(m["readOnly"] for m in step["volumeMounts"])
+    wired = {o["metadata"]["name"] for o in objects if o["kind"] == "Task"}
+    assert seen == {k for k in KEY_STEPS if k[0] in wired}
+
+
+def test_token_travels_in_a_memory_volume_never_a_param(case: str) -> None:
+    for task, spec, step in _task_steps(flat_objects(case)):
+        names = [p["name"] for p in spec.get("params", [])]
+        assert not any("token" in name for name in names), task
+        assert "results" not in spec
+        if task in ("peribolos-sync", "peribolos-dry-run"):
+            volumes = {v["name"]: v for v in spec["volumes"]}
+            assert volumes["token"]["emptyDir"]["medium"] == "Memory"
+            assert {"token"} <= {m["name"] for m in step["volumeMounts"]}
+
+
+def _pod_specs(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    """(what, pod securityContext holder, containers) for every pod this service runs."""
+    for obj in objects:
+        name = f"{obj['kind']}/{obj['metadata']['name']}"
+        if obj["kind"] == "Deployment":
+            pod = obj["spec"]["template"]["spec"]
+            yield name, pod, pod["containers"]
+        elif obj["kind"] == "CronJob":
+            pod = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            yield name, pod, pod["containers"]
+        elif obj["kind"] == "TriggerTemplate":
+            run = obj["spec"]["resourcetemplates"][0]["spec"]
+            task = next(
+                o for o in objects if o["kind"] == "Task" and o["metadata"]["name"] == run["taskRef"]["name"]
+            )
+            template = task["spec"]["stepTemplate"]
+            steps = [{**template, **step} for step in task["spec"]["steps"]]
+            yield name, run["podTemplate"], steps
+
+
+@pytest.mark.parametrize("case", ["defaults", "ghes-ingress", "openshift-route", "pinned-scheduled"])
+def test_every_pod_is_hardened(case: str) -> None:
+    found = list(_pod_specs(flat_objects(case)))
+    assert found
+    for name, pod, containers in found:
+        security = pod["securityContext"]
+        assert security["runAsNonRoot"] is True, name
+        assert security["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for container in containers:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            assert context.get("privileged", False) is False, name
+            resources = container.get("computeResources") or container["resources"]
+            assert set(resources["requests"]) >= {"cpu", "memory"}, name
+            assert set(resources["limits"]) >= {"cpu", "memory"}, name
+        assert "hostNetwork" not in pod and "hostPID" not in pod
+
+
+def test_platform_picks_uids_when_asked() -> None:
+    for name, pod, _ in _pod_specs(flat_objects("openshift-route")):
+        assert not {"runAsUser", "runAsGroup", "fsGroup"} & set(pod["securityContext"]), name
+    for name, pod, _ in _pod_specs(flat_objects("defaults")):
+        assert pod["securityContext"]["runAsUser"] == 65532, name
+
+
+def test_interceptor_has_no_api_token_and_only_the_webhook_secret() -> None:
+    objects = flat_objects("defaults")
+    account = next(
+        o
+        for o in objects
+        if o["kind"] == "ServiceAccount" and o["metadata"]["name"] == "peribolos-interceptor"
+    )
+    assert account["automountServiceAccountToken"] is False
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    (volume,) = pod["volumes"]
+    assert volume["secret"]["items"] == [{"key": "webhook-secret", "path": "webhook-secret"}]
+
+
+@pytest.mark.parametrize("case", ["defaults", "ghes-ingress", "external-interceptor", "pinned-scheduled"])
+def test_network_policies_cover_every_pod_group(case: str) -> None:
+    objects = flat_objects(case)
+    policies = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "NetworkPolicy"}
+    has_interceptor = any(o["kind"] == "Deployment" for o in objects)
+    expected = {"peribolos-eventlistener", "peribolos-jobs"} | (
+        {"peribolos-interceptor"} if has_interceptor else set()
+    )
+    assert set(policies) == expected
+    for spec in policies.values():
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+    if has_interceptor:
+        assert policies["peribolos-interceptor"]["egress"] == []
+        (rule,) = policies["peribolos-interceptor"]["ingress"]
+        assert rule["from"] == [{"podSelector": {"matchLabels": {"eventlistener": "peribolos"}}}]
+    assert policies["peribolos-jobs"]["ingress"] == []
+
+
+def test_no_network_policies_when_disabled() -> None:
+    assert not [o for o in flat_objects("dry-run-only") if o["kind"] == "NetworkPolicy"]
