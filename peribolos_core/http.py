@@ -228,7 +228,11 @@ class Transport:
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
-            except (requests.Timeout, requests.ConnectionError) as exc:
+            except (
+                requests.Timeout,
+                requests.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
                 error = GitHubUnavailable(
                     None, f"{what}: {kind} ({type(exc).__name__}) after {attempt + 1} attempt(s)"

@@ -93,7 +93,7 @@ def error_for_api_exception(exc: ApiException, what: str) -> KubeError:
 
 
 @contextmanager
-def kube_errors(what: str) -> Iterator[None]:
+def kube_errors(what: str = "Kubernetes API call") -> Iterator[None]:
     """Run a client call, turning its exceptions into KubeError subclasses that name ``what``."""
     try:
         yield

@@ -139,6 +139,11 @@ class Fault:
         return cls("disconnect")
 
     @classmethod
+    def truncated(cls) -> Fault:
+        """Send a 200's headers and half its body, then close the connection."""
+        return cls("truncated", status=200)
+
+    @classmethod
     def too_many_requests(cls, retry_after: float | None = 1) -> Fault:
         return cls("too_many", status=429, retry_after=retry_after)
 
@@ -505,6 +510,8 @@ class FakeGitHub:
         if fault is not None:
             if fault.kind == "disconnect":
                 return None
+            if fault.kind == "truncated":
+                return _Reply(200, {"message": "x" * 200}, {"x-fake-truncate": "1"})
             if fault.kind == "timeout":
                 time.sleep(fault.delay)
             else:
@@ -730,11 +737,16 @@ class _Handler(BaseHTTPRequestHandler):
                 content_type = "application/json; charset=utf-8"
             rate = fake._rate_headers(count=reply.status != 401)
             out = {"content-type": content_type, **rate, **reply.headers}
+            truncate = out.pop("x-fake-truncate", None)
             self.send_response(reply.status)
             for name, value in out.items():
                 self.send_header(name, value)
             self.send_header("content-length", str(len(data)))
             self.end_headers()
+            if truncate:
+                self.wfile.write(data[: len(data) // 2])
+                self.close_connection = True
+                return
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
