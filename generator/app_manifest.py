@@ -81,6 +81,7 @@ def build(v: dict[str, Any]) -> dict[str, Any]:
                        f"in its {v['config']['repo']} repository.",
         "public": app["public"],
         "hook_attributes": {"url": webhook_url(v), "active": True},
+        "redirect_url": app["redirectUrl"],
         "default_permissions": permissions(v),
         "default_events": events(v),
     }

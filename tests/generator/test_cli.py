@@ -1,0 +1,88 @@
+"""The peribolos-generate command line: output channels, exit codes, one stderr line per problem."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from generator.cli import main
+from generator.docs import values_markdown
+from generator.values import defaults_text, load_schema
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_render_to_stdout_is_one_stream() -> None:
+    result = CliRunner().invoke(main, ["render", "--set", "namespace=ops"])
+    assert result.exit_code == 0, result.stderr
+    docs = list(yaml.safe_load_all(result.stdout))
+    assert {d["metadata"].get("namespace") for d in docs} == {"ops", None}
+
+
+def test_render_to_a_directory(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["render", "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 0
+    assert (tmp_path / "out" / "kustomization.yaml").exists()
+    assert result.stdout == ""
+
+
+def test_bad_values_exit_2_with_one_line_each(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("image: {tag: 1.2}\ninterceptor: {replicas: 0}\n")
+    result = CliRunner().invoke(main, ["render", "-f", str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {bad}: image.tag: expected a string, got 1.2",
+        f"error: {bad}: interceptor.replicas: expected at least 1, got 0",
+    ]
+    assert result.stdout == ""
+
+
+def test_values_prints_the_documented_defaults() -> None:
+    result = CliRunner().invoke(main, ["values"])
+    assert result.stdout == defaults_text()
+    assert "# " in result.stdout
+
+
+def test_values_docs_cover_every_top_level_key_and_match_the_committed_file() -> None:
+    result = CliRunner().invoke(main, ["values-docs"])
+    for key in load_schema()["properties"]:
+        assert f"## `{key}`" in result.stdout
+    assert result.stdout == values_markdown()
+    assert (REPO / "docs" / "values.md").read_text() == result.stdout, (
+        "docs/values.md is stale: run make docs"
+    )
+
+
+def test_committed_deploy_matches_the_default_render(tmp_path: Path) -> None:
+    CliRunner().invoke(main, ["render", "--output-dir", str(tmp_path)])
+    deploy = REPO / "deploy"
+    assert sorted(p.name for p in deploy.glob("*.yaml")) == sorted(p.name for p in tmp_path.glob("*.yaml"))
+    for path in tmp_path.glob("*.yaml"):
+        assert (deploy / path.name).read_text() == path.read_text(), (
+            f"deploy/{path.name} is stale: make manifests"
+        )
+
+
+def test_github_app_manifest_is_json() -> None:
+    result = CliRunner().invoke(
+        main, ["github-app-manifest", "--set", "githubApp.webhookUrl=https://h.example/"]
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["hook_attributes"]["url"] == "https://h.example/"
+
+
+def test_github_app_manifest_without_url_exits_2() -> None:
+    result = CliRunner().invoke(main, ["github-app-manifest"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: githubApp.webhookUrl: required")
+
+
+def test_validate_reports_ok_on_stderr(tmp_path: Path) -> None:
+    CliRunner().invoke(main, ["render", "--output-dir", str(tmp_path)])
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "rbac.yaml")])
+    assert result.exit_code == 0
+    assert result.stderr.strip().endswith("objects valid")
