@@ -1,0 +1,109 @@
+"""The rendered manifests on a real kube-apiserver (with the Tekton CRDs): they apply, and the RBAC they
+grant is evaluated by the API server's own authorizer: each actor can do its job and nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from generator.render import render_objects
+from generator.values import load_values
+
+from .conftest import VALUES_DIR
+
+# Route is OpenShift's kind: no CRD for it here.
+APPLY_CASES = ["defaults", "ghes-ingress", "external-interceptor", "dry-run-only", "pinned-scheduled"]
+
+
+def _objects(case: str, namespace: str) -> list[dict[str, Any]]:
+    files = [] if case == "defaults" else [VALUES_DIR / f"{case}.yaml"]
+    values = load_values(files, [f"namespace={namespace}"])
+    return [obj for group in render_objects(values).values() for obj in group]
+
+
+@pytest.mark.parametrize("case", APPLY_CASES)
+def test_rendered_manifests_apply(kube_apiserver: Any, case: str) -> None:
+    namespace = f"gen-{case}"
+    objects = _objects(case, namespace)
+    applied = kube_apiserver.apply(objects, field_manager="peribolos-generate-test")
+    assert [(a["kind"], a["metadata"]["name"]) for a in applied] == [
+        (o["kind"], o["metadata"]["name"]) for o in objects
+    ]
+
+
+def _allowed(
+    kube_apiserver: Any,
+    namespace: str,
+    account: str,
+    verb: str,
+    group: str,
+    resource: str,
+    target_namespace: str | None,
+) -> bool:
+    from kubernetes import client
+
+    api = client.AuthorizationV1Api(kube_apiserver.api_client())
+    review = client.V1SubjectAccessReview(
+        spec=client.V1SubjectAccessReviewSpec(
+            user=f"system:serviceaccount:{namespace}:{account}",
+            groups=["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"],
+            resource_attributes=client.V1ResourceAttributes(
+                verb=verb, group=group, resource=resource, namespace=target_namespace
+            ),
+        )
+    )
+    return bool(api.create_subject_access_review(review).status.allowed)
+
+
+@pytest.fixture(scope="module")
+def rbac_namespace(kube_apiserver: Any) -> str:
+    """The defaults applied once into their own namespace."""
+    namespace = "gen-rbac"
+    kube_apiserver.apply(_objects("defaults", namespace), field_manager="peribolos-generate-test")
+    return namespace
+
+
+HERE = "<own namespace>"
+# (account, verb, API group, resource, namespace (HERE, other, or None = cluster), allowed)
+ACCESS = [
+    ("peribolos-eventlistener", "create", "tekton.dev", "taskruns", HERE, True),
+    ("peribolos-eventlistener", "list", "triggers.tekton.dev", "triggertemplates", HERE, True),
+    ("peribolos-eventlistener", "watch", "triggers.tekton.dev", "clusterinterceptors", None, True),
+    ("peribolos-eventlistener", "delete", "tekton.dev", "taskruns", HERE, False),
+    ("peribolos-eventlistener", "get", "", "secrets", HERE, False),
+    ("peribolos-eventlistener", "create", "", "pods", HERE, False),
+    ("peribolos-eventlistener", "create", "tekton.dev", "taskruns", "default", False),
+    ("peribolos-taskrun", "get", "", "secrets", HERE, True),
+    ("peribolos-taskrun", "create", "", "secrets", HERE, True),
+    ("peribolos-taskrun", "delete", "", "secrets", HERE, True),
+    ("peribolos-taskrun", "list", "", "secrets", HERE, False),
+    ("peribolos-taskrun", "get", "", "secrets", "default", False),
+    ("peribolos-taskrun", "create", "tekton.dev", "taskruns", HERE, False),
+    ("peribolos-refresher", "list", "", "secrets", HERE, True),
+    ("peribolos-refresher", "patch", "", "secrets", HERE, True),
+    ("peribolos-refresher", "watch", "", "secrets", HERE, False),
+    ("peribolos-refresher", "list", "", "secrets", None, False),
+    ("peribolos-refresher", "list", "", "pods", HERE, False),
+    ("peribolos-interceptor", "get", "", "secrets", HERE, False),
+    ("peribolos-interceptor", "get", "", "configmaps", HERE, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("account", "verb", "group", "resource", "where", "allowed"),
+    [pytest.param(*row, id=f"{row[0]}-{row[1]}-{row[3]}-{'yes' if row[5] else 'no'}") for row in ACCESS],
+)
+def test_rbac_grants_each_actor_its_job_and_nothing_more(
+    kube_apiserver: Any,
+    rbac_namespace: str,
+    account: str,
+    verb: str,
+    group: str,
+    resource: str,
+    where: str | None,
+    allowed: bool,
+) -> None:
+    namespace = rbac_namespace
+    target = namespace if where == HERE else where
+    assert _allowed(kube_apiserver, namespace, account, verb, group, resource, target) is allowed
