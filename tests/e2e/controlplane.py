@@ -183,7 +183,11 @@ class CertificateAuthority:
         ]
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         return _issue(
-            self.directory, name, subject, issuer=(self.cert, self.key), sans=sans,
+            self.directory,
+            name,
+            subject,
+            issuer=(self.cert, self.key),
+            sans=sans,
             usages=[ExtendedKeyUsageOID.SERVER_AUTH],
         )[2]
 
@@ -192,7 +196,10 @@ class CertificateAuthority:
         attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
         subject = x509.Name([*attrs, x509.NameAttribute(NameOID.COMMON_NAME, user)])
         return _issue(
-            self.directory, name, subject, issuer=(self.cert, self.key),
+            self.directory,
+            name,
+            subject,
+            issuer=(self.cert, self.key),
             usages=[ExtendedKeyUsageOID.CLIENT_AUTH],
         )[2]
 
@@ -380,7 +387,8 @@ class ControlPlane:
         self.admin_ssl.load_cert_chain(str(self.admin.cert), str(self.admin.key))
         wait_until("kube-apiserver /readyz", lambda: self._get("/readyz") == b"ok", 90, self.processes, 0.2)
         self.kubeconfig = self.write_kubeconfig(
-            self.workdir / "admin.kubeconfig", ADMIN_USER,
+            self.workdir / "admin.kubeconfig",
+            ADMIN_USER,
             {"client-certificate": str(self.admin.cert), "client-key": str(self.admin.key)},
         )
         self.startup_seconds["kube-apiserver"] = time.monotonic() - t0
@@ -435,8 +443,9 @@ class ControlPlane:
 
         core = client.CoreV1Api(self.api_client())
         request = client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(audiences=["https://kubernetes.default.svc"],
-                                           expiration_seconds=hours * 3600)
+            spec=client.V1TokenRequestSpec(
+                audiences=["https://kubernetes.default.svc"], expiration_seconds=hours * 3600
+            )
         )
         token = core.create_namespaced_service_account_token(name, namespace, request).status.token
         path = self.workdir / f"sa-{namespace}-{name}.kubeconfig"
@@ -465,8 +474,12 @@ class ControlPlane:
         wait_until(f"CRDs {', '.join(names)} Established", established, timeout, self.processes, 0.2)
         return names
 
-    def apply(self, docs: Iterable[Mapping[str, Any]], field_manager: str = "peribolos-e2e",
-              kubeconfig: Path | None = None) -> list[dict[str, Any]]:
+    def apply(
+        self,
+        docs: Iterable[Mapping[str, Any]],
+        field_manager: str = "peribolos-e2e",
+        kubeconfig: Path | None = None,
+    ) -> list[dict[str, Any]]:
         """Server-side apply each document (force conflicts), so the API server validates it in full."""
         from kubernetes import dynamic
 

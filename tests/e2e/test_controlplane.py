@@ -30,8 +30,9 @@ def _taskrun(name: str, params: Any) -> dict[str, Any]:
         pytest.param({"installation_id": "42"}, False, id="params-not-a-list-rejected-by-crd-schema"),
     ],
 )
-def test_tekton_crd_schema_is_enforced(kube_apiserver: ControlPlane, namespace: str, params: Any,
-                                       accepted: bool) -> None:
+def test_tekton_crd_schema_is_enforced(
+    kube_apiserver: ControlPlane, namespace: str, params: Any, accepted: bool
+) -> None:
     api = dynamic.DynamicClient(kube_apiserver.api_client())
     taskruns = api.resources.get(api_version="tekton.dev/v1", kind="TaskRun")
     body = _taskrun("schema-check", params)
@@ -52,25 +53,33 @@ def test_tekton_crd_schema_is_enforced(kube_apiserver: ControlPlane, namespace: 
         pytest.param("delete", "configmaps", False, id="bound-role-is-verb-exact"),
     ],
 )
-def test_service_account_is_subject_to_rbac(kube_apiserver: ControlPlane, core_v1: Any, namespace: str,
-                                            verb: str, resource: str, allowed: bool) -> None:
+def test_service_account_is_subject_to_rbac(
+    kube_apiserver: ControlPlane, core_v1: Any, namespace: str, verb: str, resource: str, allowed: bool
+) -> None:
     core_v1.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata={"name": "probe"}))
     rbac = client.RbacAuthorizationV1Api(kube_apiserver.api_client())
-    rbac.create_namespaced_role(namespace, client.V1Role(
-        metadata={"name": "probe"},
-        rules=[client.V1PolicyRule(api_groups=[""], resources=["configmaps"], verbs=["create"])],
-    ))
-    rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
-        metadata={"name": "probe"},
-        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="probe"),
-        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="probe", namespace=namespace)],
-    ))
+    rbac.create_namespaced_role(
+        namespace,
+        client.V1Role(
+            metadata={"name": "probe"},
+            rules=[client.V1PolicyRule(api_groups=[""], resources=["configmaps"], verbs=["create"])],
+        ),
+    )
+    rbac.create_namespaced_role_binding(
+        namespace,
+        client.V1RoleBinding(
+            metadata={"name": "probe"},
+            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="probe"),
+            subjects=[client.RbacV1Subject(kind="ServiceAccount", name="probe", namespace=namespace)],
+        ),
+    )
     sa_kubeconfig = kube_apiserver.service_account_kubeconfig(namespace, "probe")
     as_sa = client.CoreV1Api(kube_apiserver.api_client(sa_kubeconfig))
     calls = {
         ("list", "secrets"): lambda: as_sa.list_namespaced_secret(namespace),
         ("create", "configmaps"): lambda: as_sa.create_namespaced_config_map(
-            namespace, client.V1ConfigMap(metadata={"name": "made-by-probe"})),
+            namespace, client.V1ConfigMap(metadata={"name": "made-by-probe"})
+        ),
         ("delete", "configmaps"): lambda: as_sa.delete_namespaced_config_map("made-by-probe", namespace),
     }
     if allowed:

@@ -1,0 +1,359 @@
+"""Processes and helpers for the end-to-end scenarios: the Triggers sink, our interceptor, webhooks.
+
+Everything is a real process reached over HTTP on 127.0.0.1 (the sink itself binds ``:PORT``: Triggers
+hard-codes that address, see docs/testing.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.e2e.controlplane import ControlPlane, Process, Tools, free_port, wait_until
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github-webhooks"
+
+
+def _http_status(url: str, timeout: float = 2.0) -> int:
+    return requests.get(url, timeout=timeout).status_code
+
+
+@dataclass
+class Sink:
+    """Tekton Triggers' EventListener sink (``cmd/eventlistenersink``) run as a local process."""
+
+    process: Process
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def start_sink(
+    tools: Tools,
+    kubeconfig: Path,
+    el_name: str,
+    el_namespace: str,
+    log: Path,
+    *,
+    processes: Iterable[Process] = (),
+    timeout: float = 60,
+) -> Sink:
+    """Start the sink for EventListener ``el_namespace/el_name`` with ``kubeconfig``'s identity.
+
+    The arguments and environment are those Triggers' reconciler gives the EventListener Pod
+    (pkg/reconciler/eventlistener/resources), with the ports moved to free loopback ones.
+    """
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "KUBECONFIG": str(kubeconfig),
+        "SYSTEM_NAMESPACE": el_namespace,
+        "NAMESPACE": el_namespace,
+        "NAME": el_name,
+        "EL_EVENT": "disable",
+        "K_SINK_TIMEOUT": "5",
+        "METRICS_PROMETHEUS_PORT": str(free_port()),
+        "PROFILING_PORT": str(free_port()),
+        "METRICS_DOMAIN": "tekton.dev/triggers",
+        "CONFIG_OBSERVABILITY_NAME": "config-observability-triggers",
+        "CONFIG_LOGGING_NAME": "config-logging-triggers",
+    }
+    process = Process(
+        "eventlistenersink",
+        [
+            str(tools.bin("eventlistenersink")),
+            f"--kubeconfig={kubeconfig}",
+            f"--el-name={el_name}",
+            f"--el-namespace={el_namespace}",
+            f"--port={port}",
+            "--is-multi-ns=false",
+            "--payload-validation=true",
+        ],
+        log,
+        env=env,
+    ).start()
+    sink = Sink(process, port)
+    wait_until(
+        "the EventListener sink /live",
+        lambda: _http_status(sink.url + "/live") == 200,
+        timeout,
+        [process, *processes],
+        0.1,
+    )
+    return sink
+
+
+@dataclass
+class Interceptor:
+    """Our ``peribolos-interceptor`` as a local process."""
+
+    process: Process
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def console_script(name: str) -> str:
+    """The console script installed beside this Python (the venv's ``bin/``), else from PATH."""
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} is not installed: run `make venv` (pip install -e '.[test]')")
+    return found
+
+
+def start_interceptor(
+    secret_file: Path,
+    log: Path,
+    *,
+    port: int | None = None,
+    extra_args: Iterable[str] = (),
+    timeout: float = 30,
+) -> Interceptor:
+    port = port or free_port()
+    process = Process(
+        "peribolos-interceptor",
+        [
+            console_script("peribolos-interceptor"),
+            "--host=127.0.0.1",
+            f"--port={port}",
+            f"--webhook-secret-file={secret_file}",
+            "--log-format=json",
+            *extra_args,
+        ],
+        log,
+    ).start()
+    interceptor = Interceptor(process, port)
+    wait_until(
+        "peribolos-interceptor /readyz",
+        lambda: _http_status(interceptor.url + "/readyz") == 200,
+        timeout,
+        [process],
+        0.1,
+    )
+    return interceptor
+
+
+# --------------------------------------------------------------------------------------------- webhooks
+
+
+def load_payload(event: str, name: str) -> dict[str, Any]:
+    """A real GitHub payload: ``load_payload("installation", "created")`` reads
+    tests/fixtures/github-webhooks/installation/created.payload.json."""
+    return json.loads((FIXTURES / event / f"{name}.payload.json").read_text())
+
+
+def sign(body: bytes, secret: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def post_webhook(
+    url: str,
+    event: str,
+    payload: Mapping[str, Any] | bytes,
+    secret: bytes | None,
+    delivery_id: str | None = None,
+    signature: str | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """POST ``payload`` exactly as GitHub does: JSON body, X-GitHub-Event/Delivery, X-Hub-Signature-256."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/e2e",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
+        "X-GitHub-Hook-ID": "1",
+        "X-GitHub-Hook-Installation-Target-Type": "integration",
+    }
+    if signature is not None:
+        if signature:  # "" sends no signature header at all
+            headers["X-Hub-Signature-256"] = signature
+    elif secret is not None:
+        headers["X-Hub-Signature-256"] = sign(body, secret)
+    resp = requests.post(url, data=body, headers=headers, timeout=10)
+    try:
+        answer = resp.json()
+    except ValueError:
+        answer = {"text": resp.text}
+    return resp.status_code, answer
+
+
+# --------------------------------------------------------------------------------------------- TaskRuns
+
+
+def list_taskruns(plane: ControlPlane, namespace: str) -> list[dict[str, Any]]:
+    from kubernetes import client
+
+    custom = client.CustomObjectsApi(plane.api_client())
+    return custom.list_namespaced_custom_object("tekton.dev", "v1", namespace, "taskruns")["items"]
+
+
+def taskrun_params(taskrun: Mapping[str, Any]) -> dict[str, str]:
+    return {p["name"]: p["value"] for p in taskrun["spec"].get("params", [])}
+
+
+def wait_for_taskruns(
+    plane: ControlPlane,
+    namespace: str,
+    predicate: Callable[[dict[str, Any]], bool],
+    count: int = 1,
+    timeout: float = 20,
+    processes: Iterable[Process] = (),
+) -> list[dict[str, Any]]:
+    """TaskRuns matching ``predicate`` once at least ``count`` exist."""
+
+    def matching() -> list[dict[str, Any]] | None:
+        found = [t for t in list_taskruns(plane, namespace) if predicate(t)]
+        return found if len(found) >= count else None
+
+    return wait_until(f"{count} matching TaskRun(s) in {namespace}", matching, timeout, processes, 0.05)
+
+
+def assert_no_new_taskrun(plane: ControlPlane, namespace: str, before: set[str], settle: float = 2.0) -> None:
+    """No TaskRun besides ``before`` appears within ``settle`` seconds (the sink answers before it acts)."""
+    deadline = time.monotonic() + settle
+    while time.monotonic() < deadline:
+        names = {t["metadata"]["name"] for t in list_taskruns(plane, namespace)}
+        assert names <= before, f"unexpected TaskRun(s): {sorted(names - before)}"
+        time.sleep(0.1)
+
+
+# --------------------------------------------------------------------------------------------- Task steps
+
+_PARAM = re.compile(r"\$\(params(?:\.([A-Za-z0-9_-]+)|\[['\"]([A-Za-z0-9_.-]+)['\"]\])\)")
+
+
+def substitute(text: str, params: Mapping[str, str], context: Mapping[str, str]) -> str:
+    """Tekton's ``$(params.x)``, ``$(params['x'])`` and ``$(context.taskRun.namespace)`` replacement."""
+    text = _PARAM.sub(lambda m: params[m.group(1) or m.group(2)], text)
+    for key, value in context.items():
+        text = text.replace(f"$({key})", value)
+    return text
+
+
+@dataclass
+class StepResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    argv: list[str]
+
+
+def run_task_step(
+    plane: ControlPlane,
+    taskrun: Mapping[str, Any],
+    step_name: str,
+    workdir: Path,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+) -> StepResult:
+    """Run one step of the Task a TaskRun refers to, on this machine, the way a Pod would run it.
+
+    What a kubelet and Tekton's entrypoint would do, for the parts our steps use: params substituted
+    in command/args/env, the stepTemplate's env merged under the step's, ``fieldRef`` and
+    ``secretKeyRef`` env resolved, secret volumes written to files (their ``mountPath`` mapped under
+    ``workdir``), ``emptyDir`` volumes as folders, and the TaskRun's ServiceAccount as identity (a
+    TokenRequest kubeconfig, so its RBAC applies). The image is this checkout: the step's command
+    must be one of our console scripts.
+    """
+    from kubernetes import client
+
+    namespace = taskrun["metadata"]["namespace"]
+    custom = client.CustomObjectsApi(plane.api_client())
+    core = client.CoreV1Api(plane.api_client())
+    task_name = taskrun["spec"]["taskRef"]["name"]
+    task = custom.get_namespaced_custom_object("tekton.dev", "v1", namespace, "tasks", task_name)
+    spec = task["spec"]
+    params = {p["name"]: p.get("default") for p in spec.get("params", []) if "default" in p}
+    params.update(taskrun_params(taskrun))
+    missing = [p["name"] for p in spec.get("params", []) if p["name"] not in params]
+    assert not missing, f"TaskRun {taskrun['metadata']['name']} lacks params {missing} of Task {task_name}"
+    context = {
+        "context.taskRun.name": taskrun["metadata"]["name"],
+        "context.taskRun.namespace": namespace,
+        "context.task.name": task_name,
+    }
+    steps = {s["name"]: s for s in spec["steps"]}
+    step = steps[step_name]
+
+    # Volumes: secret -> files, emptyDir -> folders; mounts map mountPath -> local folder.
+    volume_dirs: dict[str, Path] = {}
+    for volume in spec.get("volumes", []):
+        local = workdir / "volumes" / volume["name"]
+        local.mkdir(parents=True, exist_ok=True)
+        if "secret" in volume:
+            secret = core.read_namespaced_secret(volume["secret"]["secretName"], namespace)
+            data = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
+            items = volume["secret"].get("items") or [{"key": k, "path": k} for k in data]
+            for item in items:
+                target = local / item["path"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data[item["key"]])
+                target.chmod(0o600)
+        volume_dirs[volume["name"]] = local
+    template = spec.get("stepTemplate", {})
+    mounts = {
+        m["mountPath"]: volume_dirs[m["name"]]
+        for m in [*template.get("volumeMounts", []), *step.get("volumeMounts", [])]
+    }
+
+    def local_path(text: str) -> str:
+        for mount_path, local in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
+            if text == mount_path or text.startswith(mount_path.rstrip("/") + "/"):
+                return str(local) + text[len(mount_path.rstrip("/")) :]
+        return text
+
+    sa_name = taskrun["spec"].get("serviceAccountName", "default")
+    env: dict[str, str] = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(workdir),
+        "KUBECONFIG": str(plane.service_account_kubeconfig(namespace, sa_name)),
+    }
+    for entry in [*template.get("env", []), *step.get("env", [])]:
+        if "value" in entry:
+            env[entry["name"]] = local_path(substitute(entry["value"], params, context))
+            continue
+        source = entry["valueFrom"]
+        if "fieldRef" in source:
+            assert source["fieldRef"]["fieldPath"] == "metadata.namespace", source
+            env[entry["name"]] = namespace
+        elif "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            secret = core.read_namespaced_secret(ref["name"], namespace)
+            env[entry["name"]] = base64.b64decode(secret.data[ref["key"]]).decode()
+        else:
+            raise AssertionError(f"unsupported env source in step {step_name}: {source}")
+    env.update(extra_env or {})
+    argv = [
+        local_path(substitute(a, params, context)) for a in [*step.get("command", []), *step.get("args", [])]
+    ]
+    assert argv, f"step {step_name} has no command"
+    argv[0] = console_script(argv[0])
+    done = subprocess.run(
+        argv, env=env, capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False
+    )
+    return StepResult(done.returncode, done.stdout, done.stderr, argv)

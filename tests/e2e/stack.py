@@ -1,0 +1,136 @@
+"""The whole product wired on the real engine, as a plain function (used by the fixtures and the bench).
+
+:func:`start_stack`: the generator's manifests applied server-side to a :class:`ControlPlane`, the GitHub
+App Secret created, ``peribolos-interceptor`` and Tekton Triggers' EventListener sink started as local
+processes (the sink with the ``peribolos-eventlistener`` ServiceAccount's own token, so the rendered RBAC
+is what lets it work), and a :class:`FakeGitHub` as the API.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.e2e.controlplane import ControlPlane, Process, free_port
+from tests.e2e.harness import Interceptor, Sink, console_script, start_interceptor, start_sink
+from tests.fakes.github import FakeGitHub
+
+NAMESPACE = "peribolos"
+EVENTLISTENER = "peribolos"
+
+
+@dataclass
+class Stack:
+    plane: ControlPlane
+    github: FakeGitHub
+    sink: Sink
+    interceptor: Interceptor
+    webhook_secret: bytes
+    namespace: str
+    workdir: Path
+    manifests: list[dict[str, Any]]
+    processes: list[Process] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            proc.stop()
+
+
+def render_manifests(output_dir: Path, sets: dict[str, str]) -> list[dict[str, Any]]:
+    """``peribolos-generate render --set k=v ... --output-dir DIR``, read back as documents."""
+    args = [console_script("peribolos-generate"), "render", "--output-dir", str(output_dir)]
+    for key, value in sets.items():
+        args += ["--set", f"{key}={value}"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"peribolos-generate render failed ({done.returncode}): {done.stderr}")
+    docs = []
+    for path in sorted(output_dir.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") != "Kustomization":
+                docs.append(doc)
+    return docs
+
+
+def apply_in_order(plane: ControlPlane, docs: list[dict[str, Any]]) -> None:
+    """Namespaces first, then the rest (server-side apply: the API server validates every object)."""
+    plane.apply([d for d in docs if d["kind"] == "Namespace"])
+    plane.apply([d for d in docs if d["kind"] != "Namespace"])
+
+
+def start_stack(
+    plane: ControlPlane,
+    github: FakeGitHub,
+    app_id: str,
+    app_key: rsa.RSAPrivateKey,
+    workdir: Path,
+    extra_values: dict[str, str] | None = None,
+) -> Stack:
+    from kubernetes import client
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    interceptor_port = free_port()
+    docs = render_manifests(
+        workdir / "manifests",
+        {
+            "namespace": NAMESPACE,
+            "interceptor.url": f"http://127.0.0.1:{interceptor_port}",
+            "eventListener.githubInterceptor": "false",
+            "github.apiUrl": github.api_url,
+            **(extra_values or {}),
+        },
+    )
+    apply_in_order(plane, docs)
+
+    webhook_secret = secrets.token_hex(20).encode()
+    key_pem = app_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    core = client.CoreV1Api(plane.api_client())
+    body = client.V1Secret(
+        metadata=client.V1ObjectMeta(name="peribolos-github-app"),
+        string_data={"app-id": app_id, "private-key.pem": key_pem, "webhook-secret": webhook_secret.decode()},
+    )
+    try:
+        core.create_namespaced_secret(NAMESPACE, body)
+    except client.exceptions.ApiException as exc:
+        if exc.status != 409:
+            raise
+        core.replace_namespaced_secret("peribolos-github-app", NAMESPACE, body)
+    secret_file = workdir / "webhook-secret"
+    secret_file.write_bytes(webhook_secret + b"\n")
+    secret_file.chmod(0o600)
+
+    processes: list[Process] = []
+    try:
+        interceptor = start_interceptor(
+            secret_file,
+            plane.log_dir / "peribolos-interceptor.log",
+            port=interceptor_port,
+            extra_args=[f"--app-id={app_id}"],
+        )
+        processes.append(interceptor.process)
+        sink = start_sink(
+            plane.tools,
+            plane.service_account_kubeconfig(NAMESPACE, "peribolos-eventlistener"),
+            EVENTLISTENER,
+            NAMESPACE,
+            plane.log_dir / "eventlistenersink.log",
+            processes=plane.processes,
+        )
+        processes.append(sink.process)
+    except BaseException:
+        for proc in reversed(processes):
+            proc.stop()
+        raise
+    plane.processes.extend(processes)  # their logs show up in failure reports
+    return Stack(plane, github, sink, interceptor, webhook_secret, NAMESPACE, workdir, docs, processes)
