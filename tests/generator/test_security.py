@@ -192,8 +192,9 @@ def test_interceptor_has_no_api_token_and_only_the_webhook_secret() -> None:
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
-    (volume,) = pod["volumes"]
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
     assert volume["secret"]["items"] == [{"key": "webhook-secret", "path": "webhook-secret"}]
+    assert {v["name"] for v in pod["volumes"]} == {"webhook-secret", "tmp"}
 
 
 @pytest.mark.parametrize("case", ["defaults", "ghes-ingress", "external-interceptor", "pinned-scheduled"])
