@@ -7,10 +7,12 @@ both end with a valid token stored, and neither overwrites a change it did not s
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Any, Literal
 
+import urllib3
 from kubernetes import client
 
 from .errors import KubeConflict, KubeNotFound
@@ -50,10 +52,12 @@ class TokenStore:
         self._count()
         try:
             with kube_errors(f"read Secret {self.namespace}/{name}"):
-                obj = self.api.read_namespaced_secret(name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
+                response = self.api.read_namespaced_secret(
+                    name, self.namespace, _request_timeout=REQUEST_TIMEOUT, _preload_content=False
+                )
+                return _json(response)
         except KubeNotFound:
             return None
-        return to_dict(obj)
 
     def get(self, installation_id: int) -> StoredToken | None:
         """The stored token, or None when there is no Secret (or one off-schema: it will be overwritten)."""
@@ -74,11 +78,15 @@ class TokenStore:
         """Every token Secret of this service in the namespace, in one label-selector list call."""
         self._count()
         with kube_errors(f"list token Secrets in {self.namespace}"):
-            result = self.api.list_namespaced_secret(
-                self.namespace, label_selector=LABEL_SELECTOR, _request_timeout=REQUEST_TIMEOUT
+            response = self.api.list_namespaced_secret(
+                self.namespace,
+                label_selector=LABEL_SELECTOR,
+                _request_timeout=REQUEST_TIMEOUT,
+                _preload_content=False,
             )
+            result = _json(response)
         stored = []
-        for item in to_dict(result).get("items") or []:
+        for item in result.get("items") or []:
             try:
                 stored.append(parse_secret(item))
             except MalformedSecret as exc:
@@ -168,3 +176,14 @@ class TokenStore:
 
     def __repr__(self) -> str:
         return f"TokenStore(namespace={self.namespace!r})"
+
+
+def _json(response: Any) -> dict[str, Any]:
+    """The body of a ``_preload_content=False`` answer as a dict. Skipping the client's model classes makes
+    reading 10,000 Secrets several times faster (they would be built, then turned back into dicts)."""
+    if not isinstance(response, urllib3.BaseHTTPResponse):
+        return to_dict(response)  # already decoded (a model or a dict)
+    try:
+        return json.loads(response.data)
+    finally:
+        response.release_conn()
