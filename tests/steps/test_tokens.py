@@ -294,3 +294,29 @@ def test_console_script_end_to_end(
     assert bad.stderr.splitlines()[-1].startswith(
         "peribolos-step ensure-token: error: --app-id / GITHUB_APP_ID"
     )
+
+
+def test_ensure_token_installation_gone_keeps_the_secret(
+    fake_github: FakeGitHub, app_args: list[str], kube_args: list[str], store: TokenStore
+) -> None:
+    """Deleting is the refresher's call (it lists installations first); a step only reports the 404."""
+    store.put(55, InstallationToken("ghs_stored" + "s" * 40, datetime.now(UTC)), "gone-org", "Organization")
+    result = run_step("ensure-token", "--installation-id", "55", *app_args, *kube_args)
+    assert result.exit_code == 1
+    assert "POST /app/installations/55/access_tokens: HTTP 404" in result.stderr.splitlines()[-1]
+    assert store.get(55) is not None
+
+
+def test_unreachable_apiserver_exits_1(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
+        "users: [{name: u, user: {token: not-a-real-token}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    result = run_step("uninstall", "--installation-id", "3", "--kubeconfig", kubeconfig, "--namespace", "ns")
+    assert result.exit_code == 1
+    last = result.stderr.splitlines()[-1]
+    assert "delete Secret ns/peribolos-token-3: cannot reach the Kubernetes API" in last
+    assert "temporary" in last and "not-a-real-token" not in result.stderr
