@@ -128,6 +128,15 @@ class CrdSchemas:
     schemas: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     served: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
+    validators: dict[tuple[str, str], jsonschema.protocols.Validator] = field(default_factory=dict)
+
+    def validator(self, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+        """A (cached) validator for the kind's schema, None when no CRD defines it."""
+        key = (api_version, kind)
+        if key not in self.validators and key in self.schemas:
+            self.validators[key] = jsonschema.Draft7Validator(self.schemas[key])
+        return self.validators.get(key)
+
     def knows_group(self, api_version: str, kind: str) -> bool:
         return (api_version.split("/")[0], kind) in self.served
 
@@ -180,8 +189,8 @@ def _schema_problems(doc: Document, obj: dict[str, Any], prefix: str, crds: CrdS
     if crds is None:
         report.unchecked.append(f"{api_version} {kind}")
         return
-    schema = crds.schemas.get((api_version, kind))
-    if schema is None:
+    validator = crds.validator(api_version, kind)
+    if validator is None:
         if crds.knows_group(api_version, kind):
             served = ", ".join(crds.served[(api_version.split("/")[0], kind)])
             report.problems.append(
@@ -190,7 +199,7 @@ def _schema_problems(doc: Document, obj: dict[str, Any], prefix: str, crds: CrdS
         else:
             report.unchecked.append(f"{api_version} {kind}")
         return
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(obj), key=lambda e: list(map(str, e.path)))
+    errors = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path)))
     for error in errors[:MAX_ERRORS_PER_OBJECT]:
         report.problems.append(f"{doc.where(_path([*prefix_parts(prefix), *error.path]))}: {error.message}")
 
@@ -388,6 +397,11 @@ def check_wiring(docs: list[Document]) -> list[str]:
         elif doc.kind in ("Role", "ClusterRole"):
             out.extend(_check_rbac(doc))
     return out
+
+
+def supported_kubernetes_versions() -> list[str]:
+    """The Kubernetes versions whose schemas kubernetes-validate ships ("1.32.0", ...)."""
+    return kubernetes_validate.utils.all_versions()
 
 
 def validate_path(path: Path, crd_dir: Path | None = None,

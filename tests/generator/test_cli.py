@@ -81,6 +81,12 @@ def test_github_app_manifest_without_url_exits_2() -> None:
     assert result.stderr.startswith("error: githubApp.webhookUrl: required")
 
 
+def test_validate_refuses_an_unknown_kubernetes_version(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["validate", str(tmp_path), "--kubernetes-version", "2.5"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --kubernetes-version 2.5: no schemas for it (known: ")
+
+
 def test_validate_reports_ok_on_stderr(tmp_path: Path) -> None:
     CliRunner().invoke(main, ["render", "--output-dir", str(tmp_path)])
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "rbac.yaml")])
