@@ -24,8 +24,8 @@ setup(
         # generator: values schema checks and the Kubernetes OpenAPI schemas for `validate`.
         "jsonschema>=4.20,<5",
         "kubernetes-validate>=1.31",
-        # The interceptor's HTTP server (docs/performance.md: chosen over http.server by measurement).
-        "uvicorn>=0.30,<1",
+        # The interceptor's HTTP parser (llhttp); docs/performance.md: its asyncio server beat http.server
+        # and uvicorn.
         "httptools>=0.6,<1",
         "orjson>=3.9,<4",  # interceptor: parses its 10 KB requests 3x faster than json
     ],

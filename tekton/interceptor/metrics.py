@@ -59,7 +59,7 @@ class Metrics:
             labels = f'event="{_escape(event)}",decision="{_escape(decision)}",code="{_escape(code)}"'
             lines.append(f"peribolos_interceptor_requests_total{{{labels}}} {value}")
         lines += [
-            "# HELP peribolos_interceptor_request_duration_seconds Time to answer an interceptor request.",
+            "# HELP peribolos_interceptor_request_duration_seconds Time from request read to response built.",
             "# TYPE peribolos_interceptor_request_duration_seconds histogram",
         ]
         cumulative = 0

@@ -38,6 +38,11 @@ quote, Go's encoder writes ``<`` as six bytes) makes the request larger than the
 25 MiB payload unless more than ~30 % of it needs escaping; anything larger gets HTTP 413."""
 
 JSON = "application/json"
+_HINTS = {
+    UNAUTHENTICATED: "signature check failed; the App's webhook secret (GitHub App settings) must be one "
+    "of the lines of --webhook-secret-file",
+    INVALID_ARGUMENT: "malformed event; compare it with the delivery in the App's Advanced settings",
+}
 log = logging.getLogger("peribolos.interceptor")
 
 
@@ -114,18 +119,19 @@ class Interceptor:
         decision = self._decide(request, event, delivery_id)
         body = protocol.build_response(decision)
         self.metrics.observe(event, decision.label, decision.code, self.clock() - started)
-        log.info(
-            f"{decision.action} for {decision.extensions.get('org')}"
-            if decision.proceed
-            else "no trigger: " + decision.reason,
-            extra={
-                "delivery_id": delivery_id[:100],
-                "event": event[:100],
-                "decision": decision.label,
-                "code": decision.code,
-                "reason": decision.reason,
-            },
-        )
+        fields = {
+            "delivery_id": delivery_id[:100],
+            "event": event[:100],
+            "decision": decision.label,
+            "code": decision.code,
+            "reason": decision.reason,
+        }
+        if decision.proceed:
+            log.info(f"{decision.action} for {decision.extensions.get('org')}", extra=fields)
+        elif decision.code in _HINTS:
+            log.warning(f"no trigger: {_HINTS[decision.code]}", extra=fields)
+        else:
+            log.info("no trigger: nothing for peribolos to do", extra=fields)
         return Response(200, JSON, body)
 
     def _decide(self, request: protocol.InterceptorRequest, event: str, delivery_id: str) -> Decision:

@@ -1,15 +1,15 @@
 """Interceptor throughput and tail latency: an 8 KB signed push that decides ``sync``, over loopback.
 
-For each server stack (the shipped uvicorn server, and the stdlib ``ThreadingHTTPServer`` baseline with
-``disable_nagle_algorithm``), start it as its own process, then drive it from another process with
-keep-alive connections at 1, 32 and 256 concurrent connections and print requests/s, p50/p99 latency and
-the server's peak RSS (``VmHWM`` from ``/proc``). The load generator is ``wrk`` when it is on PATH
-(``make bench`` tries to apt-get it), else a Python asyncio client in its own process (heavier: it takes
-CPU from the server on a 2-core machine, so its figures are lower). Every run is bounded in time; only
-127.0.0.1 is contacted.
+For each server stack (the shipped asyncio + httptools server, the stdlib ``ThreadingHTTPServer``
+baseline with ``disable_nagle_algorithm``, and uvicorn + httptools when installed), start it as its own
+process, then drive it from another process with keep-alive connections at 1, 32 and 256 concurrent
+connections and print requests/s, p50/p99 latency, the server's CPU time per request and its peak RSS
+(``VmHWM`` from ``/proc``). The load generator is ``wrk`` when it is on PATH (``make bench`` tries to
+apt-get it), else a Python asyncio client in its own process (heavier: it takes CPU from the server on
+a 2-core machine, so its figures are lower). Every run is bounded in time; only 127.0.0.1 is contacted.
 
-    python -m tests.bench interceptor                        # both stacks
-    BENCH_SECONDS=2 BENCH_STACKS=uvicorn BENCH_CLIENT=python python -m tests.bench interceptor
+    python -m tests.bench interceptor
+    BENCH_SECONDS=2 BENCH_STACKS=shipped BENCH_CLIENT=python python -m tests.bench interceptor
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import hmac
 import http.server
+import importlib.util
 import json
 import os
 import shutil
@@ -78,17 +79,22 @@ def interceptor_request(body: bytes) -> bytes:
     ).encode()
 
 
-# --- the stdlib baseline server ------------------------------------------------------------------
+# --- the alternatives measured against the shipped server -----------------------------------------
 
 
-def serve_stdlib(port: int) -> None:
-    """Same Interceptor behind http.server's ThreadingHTTPServer (HTTP/1.1 keep-alive, Nagle off)."""
+def _interceptor() -> Any:
     from peribolos_core import logs
     from tekton.interceptor.service import Interceptor, Settings
 
     logs.configure()
     interceptor = Interceptor(Settings(secrets=(SECRET.encode(),)))
     interceptor.ready = True
+    return interceptor
+
+
+def serve_stdlib(port: int) -> None:
+    """The same Interceptor behind http.server's ThreadingHTTPServer (HTTP/1.1 keep-alive, Nagle off)."""
+    interceptor = _interceptor()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -112,9 +118,45 @@ def serve_stdlib(port: int) -> None:
             pass
 
     class Server(http.server.ThreadingHTTPServer):
-        request_queue_size = 1024
+        request_queue_size = 2048
 
     Server(("127.0.0.1", port), Handler).serve_forever()
+
+
+def serve_uvicorn(port: int) -> None:
+    """The same Interceptor as a minimal ASGI app on uvicorn (httptools parser, asyncio loop; uvloop
+    starved some of 256 connections for seconds). Needs ``pip install uvicorn``: not a dependency."""
+    import uvicorn
+
+    interceptor = _interceptor()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        response = interceptor.handle(scope["method"], scope["path"], b"".join(chunks))
+        headers = [
+            (b"content-type", response.content_type.encode()),
+            (b"content-length", b"%d" % len(response.body)),
+        ]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="asyncio",
+        http="httptools",
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        backlog=2048,
+    )
 
 
 # --- the load generator (runs in its own process) ------------------------------------------------
@@ -255,9 +297,15 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` (all threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _server_command(stack: str, port: int) -> list[str]:
-    if stack == "stdlib":
-        return [sys.executable, "-m", "tests.bench.bench_interceptor", "--serve-stdlib", str(port)]
+    if stack in ("stdlib", "uvicorn"):
+        return [sys.executable, "-m", "tests.bench.bench_interceptor", f"--serve-{stack}", str(port)]
     return [
         sys.executable,
         "-c",
@@ -349,13 +397,17 @@ def bench_stack(stack: str, request_file: str, seconds: float, wrk: str | None) 
         )
         load(8, 1)  # warm-up
         for connections in CONCURRENCY:
+            cpu_before = _cpu_seconds(server.pid)
             row = load(connections, seconds)
+            requests = row["rps"] * max(1, round(seconds)) if wrk else row["requests"]
+            row["cpu_us"] = (_cpu_seconds(server.pid) - cpu_before) / max(1, requests) * 1e6
             row["rss_mb"] = _peak_rss_mb(server.pid)
             rows.append(row)
             print(
                 f"  {stack:8} {connections:4} conns  {row['rps']:8.0f} req/s  p50 {row['p50_ms']:7.2f} ms  "
                 f"p99 {row['p99_ms']:7.2f} ms  max {row.get('max_ms', float('nan')):7.2f} ms  "
-                f"errors {row['errors']}  peak RSS {row['rss_mb']:.1f} MB",
+                f"errors {row['errors']}  server CPU {row['cpu_us']:4.0f} us/req  "
+                f"peak RSS {row['rss_mb']:.1f} MB",
                 flush=True,
             )
     finally:
@@ -369,7 +421,10 @@ def bench_stack(stack: str, request_file: str, seconds: float, wrk: str | None) 
 
 def main() -> int:
     seconds = float(os.environ.get("BENCH_SECONDS", "5"))
-    stacks = os.environ.get("BENCH_STACKS", "uvicorn,stdlib").split(",")
+    stacks = os.environ.get("BENCH_STACKS", "shipped,stdlib,uvicorn").split(",")
+    if "uvicorn" in stacks and importlib.util.find_spec("uvicorn") is None:
+        print("  uvicorn not installed: skipping that comparison (pip install uvicorn to run it)")
+        stacks.remove("uvicorn")
     wrk = None if os.environ.get("BENCH_CLIENT") == "python" else shutil.which("wrk")
     body = push_payload()
     request = interceptor_request(body)
@@ -391,6 +446,8 @@ def main() -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--serve-stdlib":
         serve_stdlib(int(sys.argv[2]))
+    elif len(sys.argv) > 2 and sys.argv[1] == "--serve-uvicorn":
+        serve_uvicorn(int(sys.argv[2]))
     elif len(sys.argv) > 5 and sys.argv[1] == "--client":
         run_client(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
     else:

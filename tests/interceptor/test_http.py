@@ -1,0 +1,188 @@
+"""The HTTP layer (asyncio + httptools) in-process on 127.0.0.1: framing, limits, keep-alive, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from tekton.interceptor.server import serve_async
+from tekton.interceptor.service import Interceptor, Settings
+from tests.interceptor.conftest import SECRET, config_push, free_port, interceptor_request
+
+LIMIT = 4096
+PUSH = json.dumps(interceptor_request("push", config_push())).encode()
+
+
+def post(body: bytes, extra: str = "") -> bytes:
+    return f"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode() + body
+
+
+def run(
+    scenario: Callable[..., Awaitable[None]], limit: int = 1 << 20, keep_alive: float = 120
+) -> Interceptor:
+    """Serve on a free port, run ``scenario(port, interceptor, stop)`` against it, then drain and stop."""
+    interceptor = Interceptor(Settings(secrets=(SECRET.encode(),)))
+
+    async def main() -> None:
+        port, stop = free_port(), asyncio.Event()
+        server = asyncio.create_task(
+            serve_async(
+                interceptor,
+                "127.0.0.1",
+                port,
+                stop=stop,
+                max_request_bytes=limit,
+                handle_signals=False,
+                keep_alive=keep_alive,
+            )
+        )
+        for _ in range(100):
+            if interceptor.ready:
+                break
+            await asyncio.sleep(0.01)
+        try:
+            await asyncio.wait_for(scenario(port, interceptor, stop), 20)
+        finally:
+            stop.set()
+            await asyncio.wait_for(server, 30)
+
+    asyncio.run(main())
+    return interceptor
+
+
+async def exchange(port: int, data: bytes, read_until_close: bool = True) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    answer = await reader.read() if read_until_close else await reader.read(65536)
+    writer.close()
+    return answer
+
+
+def responses(raw: bytes) -> list[tuple[int, bytes]]:
+    """Split concatenated HTTP/1.1 responses (content-length framed) into (status, body)."""
+    out = []
+    while raw:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        length = next(int(v) for k, _, v in (h.partition(b": ") for h in lines[1:]) if k == b"content-length")
+        out.append((int(lines[0].split()[1]), rest[:length]))
+        raw = rest[length:]
+    return out
+
+
+def test_pipelined_requests_are_answered_in_order_and_http10_closes() -> None:
+    async def scenario(port: int, *_: object) -> None:
+        data = post(PUSH) + b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n" + b"GET /readyz HTTP/1.0\r\n\r\n"
+        answers = responses(await exchange(port, data))  # HTTP/1.0 without keep-alive: server closes
+        assert [status for status, _ in answers] == [200, 200, 200]
+        assert json.loads(answers[0][1])["extensions"]["peribolos"]["action"] == "sync"
+        assert answers[1][1] == b"ok\n"
+
+    run(scenario)
+
+
+def test_chunked_body_and_expect_100_continue() -> None:
+    async def scenario(port: int, *_: object) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+        )
+        assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+        half = len(PUSH) // 2
+        for chunk in (PUSH[:half], PUSH[half:]):
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        writer.write(b"0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        answers = responses(await reader.read())
+        writer.close()
+        assert [status for status, _ in answers] == [200, 200]
+        assert json.loads(answers[0][1])["continue"] is True
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999\r\n\r\n{",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + (b"400\r\n" + b"x" * 1024 + b"\r\n") * 5,
+    ],
+    ids=["declared-length", "chunked-stream"],
+)
+def test_over_the_limit_is_413_and_the_connection_closes(request_bytes: bytes) -> None:
+    async def scenario(port: int, *_: object) -> None:
+        answer = await exchange(port, request_bytes)
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        assert b"connection: close" in answer
+
+    interceptor = run(scenario, limit=LIMIT)
+    assert b'decision="too_large",code="413"} 1' in interceptor.metrics.render()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "answer"),
+    [
+        (b"NOT HTTP AT ALL\r\n\r\n", b"HTTP/1.1 400 "),
+        (b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", b"HTTP/1.1 400 "),
+        (
+            b"GET /healthz HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\nPRI * HTTP/2.0",
+            b"HTTP/1.1 200 ",
+        ),
+    ],
+    ids=["garbage", "bad-length", "upgrade-ignored-then-closed"],
+)
+def test_malformed_http_gets_an_answer_and_a_close(request_bytes: bytes, answer: bytes) -> None:
+    async def scenario(port: int, *_: object) -> None:
+        raw = await exchange(port, request_bytes)  # reads until the server closes
+        assert raw.startswith(answer)
+        assert raw.count(b"HTTP/1.1") == 1
+
+    run(scenario)
+
+
+def test_head_has_no_body_and_unknown_paths_are_404() -> None:
+    async def scenario(port: int, *_: object) -> None:
+        data = b"HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+        data += b"GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        raw = await exchange(port, data)
+        assert raw.startswith(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n\r\nHTTP/1.1 404"
+        )
+
+    run(scenario)
+
+
+def test_drain_finishes_the_request_in_flight_and_closes_idle_connections() -> None:
+    async def scenario(port: int, interceptor: Interceptor, stop: asyncio.Event) -> None:
+        busy_reader, busy = await asyncio.open_connection("127.0.0.1", port)
+        idle_reader, idle = await asyncio.open_connection("127.0.0.1", port)
+        idle.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        await idle_reader.readuntil(b"ok\n")
+        busy.write(post(PUSH)[:200])  # headers and part of the body: a request in flight
+        await asyncio.sleep(0.05)
+        stop.set()  # what SIGTERM does
+        assert await idle_reader.read() == b""  # the idle keep-alive connection is closed at once
+        assert not interceptor.ready
+        busy.write(post(PUSH)[200:])
+        answer = await busy_reader.read()
+        assert answer.startswith(b"HTTP/1.1 200 OK")
+        assert b"connection: close" in answer
+        assert json.loads(responses(answer)[0][1])["continue"] is True
+        busy.close()
+        idle.close()
+
+    run(scenario)
+
+
+def test_silent_connections_are_closed_after_the_keep_alive_timeout() -> None:
+    async def scenario(port: int, *_: object) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{")  # then nothing more
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+
+    run(scenario, keep_alive=0.2)
