@@ -202,7 +202,7 @@ class Transport:
         accept: str = "application/vnd.github+json",
         on_404: type[GitHubError] = GitHubRequestError,
     ) -> requests.Response:
-        """Send one request (with retries); return the 2xx/3xx response or raise a :class:`GitHubError`.
+        """Send one request (with retries); return the 2xx response or raise a :class:`GitHubError`.
 
         ``authorization`` is the full header value ("Bearer <jwt>", "token <token>"); it is used for this
         request only and never appears in an error.
@@ -244,8 +244,9 @@ class Transport:
                 raise error from exc
             except requests.RequestException as exc:
                 raise GitHubRequestError(None, f"{what}: request failed ({type(exc).__name__})") from exc
-            if response.status_code < 400:
+            if response.status_code < 300:
                 return response
+            # 3xx (a renamed repository) is not followed: an error that says so beats a silent redirect.
             error = error_for_response(
                 response.status_code,
                 response.headers,
