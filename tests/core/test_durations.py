@@ -3,6 +3,8 @@ from datetime import timedelta
 import click
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from peribolos_core.durations import DURATION, format_duration, parse_duration
 
@@ -67,3 +69,20 @@ def test_click_type_converts_and_reports_usage_errors() -> None:
     bad = runner.invoke(cmd, ["--min-valid", "soon"])
     assert bad.exit_code == 2
     assert "invalid duration 'soon'" in bad.output
+
+
+@given(
+    st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)).map(
+        lambda d: timedelta(seconds=int(d.total_seconds()))
+    )
+)
+def test_format_then_parse_is_identity(value: timedelta) -> None:
+    assert parse_duration(format_duration(value)) == value
+
+
+@given(st.text(max_size=12))
+def test_parse_never_raises_anything_but_value_error(text: str) -> None:
+    try:
+        assert parse_duration(text) >= timedelta(0)
+    except ValueError:
+        pass

@@ -2,6 +2,8 @@ import base64
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from peribolos_core.token_secret import (
     LABEL_SELECTOR,
@@ -156,3 +158,22 @@ def test_format_time_and_secret_name() -> None:
     assert secret_name("0042") == "peribolos-token-42"
     with pytest.raises(ValueError, match="positive integer"):
         secret_name("0")
+
+
+@given(
+    installation_id=st.integers(min_value=1, max_value=2**53),
+    token=st.text(min_size=1, max_size=600).filter(lambda t: t.strip() == t and t),
+    login=st.from_regex(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?", fullmatch=True),
+    account_type=st.sampled_from(["Organization", "User"]),
+    seconds=st.integers(min_value=0, max_value=10**10),
+    suspended=st.booleans(),
+)
+def test_any_secret_round_trips(
+    installation_id: int, token: str, login: str, account_type: str, seconds: int, suspended: bool
+) -> None:
+    expires = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    body = build_secret(installation_id, token, expires, login, account_type, suspended=suspended)
+    parsed = parse_secret(body)
+    assert parsed == StoredToken(installation_id, login, account_type, expires, token, suspended, None)
+    label = body["metadata"]["labels"]["peribolos.dev/account"]
+    assert label == login.lower() and len(label) <= 63
