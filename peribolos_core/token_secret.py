@@ -147,8 +147,13 @@ def _decode(data: dict[str, Any], key: str, name: str) -> str:
         raise MalformedSecret(f"Secret {name}: data key {key!r} is not base64 UTF-8") from exc
 
 
-def parse_secret(obj: dict[str, Any]) -> StoredToken:
-    """A Secret (as a dict with the API's camelCase keys) → StoredToken; MalformedSecret when off-schema."""
+def parse_secret(obj: Any) -> StoredToken:
+    """A Secret (a dict with the API's camelCase keys, or a client ``V1Secret``) → StoredToken;
+    MalformedSecret when off-schema."""
+    if not isinstance(obj, dict):
+        from .kube import to_dict  # the client's models only when one is handed in; this module stays pure
+
+        obj = to_dict(obj)
     metadata = obj.get("metadata") or {}
     name = metadata.get("name") or "(unnamed)"
     labels = metadata.get("labels") or {}

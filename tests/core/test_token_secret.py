@@ -177,3 +177,22 @@ def test_any_secret_round_trips(
     assert parsed == StoredToken(installation_id, login, account_type, expires, token, suspended, None)
     label = body["metadata"]["labels"]["peribolos.dev/account"]
     assert label == login.lower() and len(label) <= 63
+
+
+def test_parse_accepts_a_client_model() -> None:
+    from kubernetes import client
+
+    body = build_secret(6, TOKEN, EXPIRES, "Octo", "Organization", resource_version="12")
+    model = client.V1Secret(
+        metadata=client.V1ObjectMeta(
+            **{
+                "name": body["metadata"]["name"],
+                "labels": body["metadata"]["labels"],
+                "annotations": body["metadata"]["annotations"],
+                "resource_version": "12",
+            }
+        ),
+        data=body["data"],
+        type="Opaque",
+    )
+    assert parse_secret(model) == parse_secret(body)
