@@ -93,4 +93,7 @@ def build_response(decision: Decision) -> bytes:
     }
     if decision.proceed:
         response["extensions"] = {"peribolos": dict(decision.extensions)}
-    return json.dumps(response, separators=(",", ":")).encode("ascii")
+    try:
+        return orjson.dumps(response)
+    except orjson.JSONEncodeError:  # a lone surrogate in a message built from a hand-made request
+        return json.dumps(response, separators=(",", ":")).encode("ascii")
