@@ -102,12 +102,10 @@ def _default_crd_dir() -> Path | None:
 @_fail_on_problems(1)
 def validate_command(path: Path, crd_dir: Path | None, kubernetes_version: str) -> None:
     """Check rendered (or hand-edited) manifests in PATH (a directory or a file); exit 1 on any problem."""
-    known = validate.supported_kubernetes_versions()
-    wanted = kubernetes_version.removeprefix("v")
-    if not any(version == wanted or version.startswith(f"{wanted}.") for version in known):
-        raise ValuesError([
-            f"--kubernetes-version {kubernetes_version}: no schemas for it (known: {known[0]} to {known[-1]})"
-        ])
+    try:
+        validate.KubeSchemas(kubernetes_version)
+    except ValueError as exc:
+        raise ValuesError([f"--kubernetes-version {kubernetes_version}: {exc}"]) from exc
     crd_dir = crd_dir or _default_crd_dir()
     report = validate.validate_path(path, crd_dir=crd_dir, kubernetes_version=kubernetes_version)
     for note in report.notes:

@@ -10,14 +10,17 @@ TriggerTemplates. The wiring checks (``check_wiring``) are pure and need no sche
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import kubernetes_validate
+import kubernetes_validate.utils
+import referencing
 import yaml
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -141,6 +144,47 @@ class CrdSchemas:
         return (api_version.split("/")[0], kind) in self.served
 
 
+class KubeSchemas:
+    """Validators for the built-in kinds, from the strict OpenAPI schemas kubernetes-validate ships.
+
+    Its ``validate()`` re-reads the shared definitions (megabytes of JSON) for every object; this keeps
+    one validator per kind instead. Strict: unknown fields are errors, as with ``kubectl --validate=strict``.
+    """
+
+    def __init__(self, version: str) -> None:
+        wanted = _version_key(version)
+        known = sorted(set(kubernetes_validate.utils.all_versions()), key=_version_key)
+        usable = [v for v in known if _version_key(v)[:2] <= wanted[:2]]
+        if not usable:
+            raise ValueError(f"no Kubernetes schemas for {version} (known: {known[0]} to {known[-1]})")
+        self.version = usable[-1]
+        schemas = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+        self._root = schemas / f"v{self.version}-local-strict"
+        self._validators: dict[tuple[str, str], jsonschema.protocols.Validator | None] = {}
+        self._registry: referencing.Registry | None = None
+
+    def validator(self, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+        key = (api_version, kind)
+        if key not in self._validators:
+            # rbac.authorization.k8s.io/v1 -> rbac-v1, apps/v1 -> apps-v1, v1 -> v1
+            suffix = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+            path = self._root / f"{kind.lower()}-{suffix}.json"
+            if not path.is_file():
+                self._validators[key] = None
+            else:
+                schema = json.loads(path.read_text(encoding="utf-8"))
+                if self._registry is None:
+                    definitions = json.loads((self._root / "_definitions.json").read_text(encoding="utf-8"))
+                    self._registry = referencing.Resource.from_contents(definitions) @ referencing.Registry()
+                registry = referencing.Resource.from_contents(schema) @ self._registry
+                self._validators[key] = jsonschema.Draft202012Validator(schema, registry=registry)
+        return self._validators[key]
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
 def load_crds(crd_dir: Path) -> CrdSchemas:
     crds = CrdSchemas()
     for file in sorted(crd_dir.rglob("*")):
@@ -176,16 +220,12 @@ def _path(parts: Any) -> str:
 
 
 def _schema_problems(doc: Document, obj: dict[str, Any], prefix: str, crds: CrdSchemas | None,
-                     version: str, report: Report) -> None:
+                     kube: KubeSchemas, report: Report) -> None:
     api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
-    try:
-        kubernetes_validate.validate(obj, version, strict=True)
+    validator = kube.validator(api_version, kind)
+    if validator is not None:
+        _report_errors(doc, prefix, validator, obj, report)
         return
-    except kubernetes_validate.ValidationError as exc:
-        report.problems.append(f"{doc.where(_path([*prefix_parts(prefix), *exc.path]))}: {exc.message}")
-        return
-    except kubernetes_validate.SchemaNotFoundError:
-        pass
     if crds is None:
         report.unchecked.append(f"{api_version} {kind}")
         return
@@ -199,6 +239,11 @@ def _schema_problems(doc: Document, obj: dict[str, Any], prefix: str, crds: CrdS
         else:
             report.unchecked.append(f"{api_version} {kind}")
         return
+    _report_errors(doc, prefix, validator, obj, report)
+
+
+def _report_errors(doc: Document, prefix: str, validator: jsonschema.protocols.Validator, obj: dict[str, Any],
+                   report: Report) -> None:
     errors = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path)))
     for error in errors[:MAX_ERRORS_PER_OBJECT]:
         report.problems.append(f"{doc.where(_path([*prefix_parts(prefix), *error.path]))}: {error.message}")
@@ -399,30 +444,25 @@ def check_wiring(docs: list[Document]) -> list[str]:
     return out
 
 
-def supported_kubernetes_versions() -> list[str]:
-    """The Kubernetes versions whose schemas kubernetes-validate ships ("1.32.0", ...)."""
-    return kubernetes_validate.utils.all_versions()
-
-
 def validate_path(path: Path, crd_dir: Path | None = None,
                   kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> Report:
     """Every check over the manifests under ``path``."""
     docs, problems = load_documents(path)
     report = Report(problems=problems, objects=len(docs))
+    kube = KubeSchemas(kubernetes_version)
     crds = load_crds(crd_dir) if crd_dir is not None else None
     if crds is not None and not crds.served:
         report.notes.append(f"{crd_dir}: no CustomResourceDefinition found; Tekton kinds not schema-checked")
         crds = None
     for doc in docs:
         if doc.obj.get("apiVersion") and doc.obj.get("kind"):
-            _schema_problems(doc, doc.obj, "", crds, kubernetes_version, report)
+            _schema_problems(doc, doc.obj, "", crds, kube, report)
         if doc.kind == "TriggerTemplate":
             for index, resource in enumerate((doc.obj.get("spec") or {}).get("resourcetemplates") or []):
                 if isinstance(resource, dict) and resource.get("apiVersion") and resource.get("kind"):
                     embedded = copy.deepcopy(resource)
                     embedded.setdefault("metadata", {}).setdefault("name", "embedded")
-                    _schema_problems(doc, embedded, f"spec.resourcetemplates[{index}]", crds,
-                                     kubernetes_version, report)
+                    _schema_problems(doc, embedded, f"spec.resourcetemplates[{index}]", crds, kube, report)
     report.problems.extend(check_wiring(docs))
     if report.unchecked:
         counts = {key: report.unchecked.count(key) for key in sorted(set(report.unchecked))}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -23,9 +25,15 @@ def case_values(case: str) -> Values:
     return load_values(files)
 
 
-def flat_objects(case: str) -> list[dict[str, Any]]:
+@functools.cache
+def _rendered(case: str) -> list[dict[str, Any]]:
     rendered = render_objects(case_values(case))
     return [obj for objects in rendered.values() for obj in objects]
+
+
+def flat_objects(case: str) -> list[dict[str, Any]]:
+    """The case's rendered objects (a fresh copy: tests may change them)."""
+    return copy.deepcopy(_rendered(case))
 
 
 @pytest.fixture(params=CASES)
