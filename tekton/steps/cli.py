@@ -58,7 +58,8 @@ def step(func: Callable[..., None]) -> Callable[..., None]:
             hint = " (temporary: retrying the TaskRun may help)" if exc.temporary else ""
             _fail(command, f"{exc}{hint}", 1)
         except OSError as exc:
-            _fail(command, f"{type(exc).__name__}: {exc.strerror or exc} ({exc.filename or ''})", 1)
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(command, f"{type(exc).__name__}: {exc.strerror or exc}{where}", 1)
 
     return wrapper
 

@@ -131,3 +131,12 @@ def test_check_config_returns_the_data() -> None:
     assert check_config(CONFIG, "x", "octo-org")["orgs"]["octo-org"]["admins"] == ["alice", "bob"]
     with pytest.raises(InvalidConfig):
         check_config(b"orgs: 3", "x")
+
+
+def test_unwritable_output_exits_1(fake_github: FakeGitHub, token_file: Path, tmp_path: Path) -> None:
+    fake_github.add_file("octo-org/.github", SHA, "peribolos.yaml", CONFIG)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = fetch(token_file, fake_github, blocker / "config.yaml")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith("peribolos-step fetch-config: error: FileExistsError")
