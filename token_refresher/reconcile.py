@@ -65,7 +65,8 @@ class Summary:
         return 1 if self.counts.get("failed", 0) else 0
 
     def log_fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = dict(self.counts)
+        """The summary line's fields. The counts are nested: ``created`` is a reserved LogRecord name."""
+        fields: dict[str, Any] = {"counts": dict(self.counts)}
         fields.update(
             mints_used=self.mints_used, duration_s=round(self.duration_s, 3),
             github_requests=self.github_requests, kube_requests=self.kube_requests,

@@ -72,7 +72,8 @@ def test_success_exits_0_with_a_json_line_per_change_and_a_summary(cli_env, gith
     assert {(x["event"], x["installation_id"]) for x in lines if x.get("event") in ("created", "refreshed")} \
         == {("created", 1), ("refreshed", 2)}
     [summary] = [x for x in lines if x.get("event") == "summary"]
-    assert (summary["created"], summary["refreshed"], summary["failed"]) == (1, 1, 0)
+    counts = summary["counts"]
+    assert (counts["created"], counts["refreshed"], counts["failed"]) == (1, 1, 0)
     assert summary["mints_used"] == 2
     assert {s.installation_id for s in store.list()} == {1, 2}
 
@@ -111,4 +112,4 @@ def test_any_failure_exits_1_and_the_others_are_done(cli_env, github, seed, core
     [failure] = [x for x in lines if x.get("event") == "failed"]
     assert failure["installation_id"] == 1 and failure["error_type"] == "KubeForbidden"
     [summary] = [x for x in lines if x.get("event") == "summary"]
-    assert (summary["refreshed"], summary["failed"]) == (1, 1)
+    assert (summary["counts"]["refreshed"], summary["counts"]["failed"]) == (1, 1)
