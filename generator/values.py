@@ -28,7 +28,7 @@ _SET_KEY = re.compile(r"^[A-Za-z0-9_-]+(?:(?<!\\)\.[^=]+)*$")
 # Installation tokens live one hour: a --min-valid outside this range never or always re-mints.
 TOKEN_MIN_VALID_RANGE = (60, 59 * 60)
 
-Path_ = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
 
 
 def defaults_text() -> str:
@@ -48,23 +48,24 @@ class Values:
     """Merged values plus, for every key, the source that set it last."""
 
     data: dict[str, Any]
-    sources: dict[Path_, str] = field(default_factory=dict)
+    sources: dict[KeyPath, str] = field(default_factory=dict)
 
-    def source_of(self, *paths: Path_) -> str:
+    def source_of(self, *paths: KeyPath) -> str:
         """The source that set the first of ``paths`` (or a prefix of it) that a user source set."""
         for path in paths:
-            for end in range(len(path), 0, -1):
-                found = self.sources.get(tuple(path[:end]))
+            keys = tuple(str(part) for part in path)
+            for end in range(len(keys), 0, -1):
+                found = self.sources.get(keys[:end])
                 if found is not None:
                     return found
         return DEFAULTS_SOURCE
 
 
-def _leaf_paths(value: Any, prefix: Path_ = ()) -> Iterable[Path_]:
+def _leaf_paths(value: Any, prefix: KeyPath = ()) -> Iterable[KeyPath]:
     """Paths of the values a source sets (mappings are walked, anything else is a leaf)."""
     if isinstance(value, dict) and value:
         for key, item in value.items():
-            yield from _leaf_paths(item, (*prefix, key))
+            yield from _leaf_paths(item, (*prefix, str(key)))
     else:
         yield prefix
 
@@ -169,7 +170,7 @@ def _kind(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def _dotted(path: Path_) -> str:
+def _dotted(path: KeyPath) -> str:
     out = ""
     for part in path:
         if isinstance(part, int):
@@ -195,12 +196,12 @@ def _unknown_keys(error: jsonschema.ValidationError, root: dict[str, Any]) -> tu
     known = set(error.schema.get("properties") or {})
     known |= set(_resolve(root, error.schema).get("properties") or {})
     instance = error.instance if isinstance(error.instance, dict) else {}
-    return sorted(key for key in instance if key not in known), sorted(known)
+    return sorted((key for key in instance if key not in known), key=str), sorted(known)
 
 
-def _messages(error: jsonschema.ValidationError, root: dict[str, Any]) -> list[tuple[Path_, str]]:
+def _messages(error: jsonschema.ValidationError, root: dict[str, Any]) -> list[tuple[KeyPath, str]]:
     """One (path, message) per problem in ``error``, in words a user acts on."""
-    path: Path_ = tuple(error.absolute_path)
+    path: KeyPath = tuple(error.absolute_path)
     validator = error.validator
     schema = error.schema
     got = _kind(error.instance)
@@ -235,9 +236,9 @@ def _messages(error: jsonschema.ValidationError, root: dict[str, Any]) -> list[t
         unknown, known = _unknown_keys(error, root)
         out = []
         for key in unknown:
-            close = difflib.get_close_matches(key, known, n=1)
+            close = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
-            out.append(((*path, key), f"unknown key{hint}"))
+            out.append(((*path, str(key)), f"unknown key{hint}"))
         return out or [(path, error.message)]
     if validator == "required":
         missing = [key for key in schema["required"] if key not in error.instance]
@@ -249,7 +250,7 @@ def _seconds(text: str) -> float:
     return parse_duration(text).total_seconds()
 
 
-Problem = tuple[Path_, str, tuple[Path_, ...]]
+Problem = tuple[KeyPath, str, tuple[KeyPath, ...]]
 
 
 def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
