@@ -456,7 +456,7 @@ class ControlPlane:
     def install_crds(self, files: Iterable[Path], timeout: float = 60) -> list[str]:
         """Create (or update) every CustomResourceDefinition in ``files`` and wait until Established."""
         docs = [d for f in files for d in yaml.safe_load_all(f.read_text()) if d]
-        crds = [d for d in docs if d.get("kind") == "CustomResourceDefinition"]
+        crds = [serve_storage_version_only(d) for d in docs if d.get("kind") == "CustomResourceDefinition"]
         self.apply(crds, field_manager="peribolos-e2e-crds")
         names = [c["metadata"]["name"] for c in crds]
 
@@ -499,6 +499,22 @@ class ControlPlane:
             )
             applied.append(result.to_dict())
         return applied
+
+
+def serve_storage_version_only(crd: dict[str, Any]) -> dict[str, Any]:
+    """Drop a CRD's conversion webhook, serving only its storage version.
+
+    Tekton Pipelines' CRDs convert v1beta1 <-> v1 through the Pipelines webhook, which does not run here;
+    the API server's watch cache of every served version would call it in a loop. Serving only the
+    storage version (tekton.dev/v1, what this project uses) needs no conversion, and a manifest that
+    still says v1beta1 fails loudly instead of being converted.
+    """
+    conversion = crd["spec"].get("conversion") or {}
+    if conversion.get("strategy") != "Webhook":
+        return crd
+    crd = {**crd, "spec": {**crd["spec"], "conversion": {"strategy": "None"}}}
+    crd["spec"]["versions"] = [v for v in crd["spec"]["versions"] if v.get("storage")]
+    return crd
 
 
 def start_control_plane(workdir: Path, tools: Tools | None = None) -> ControlPlane:

@@ -13,9 +13,12 @@ import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -23,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
-from tests.e2e.controlplane import ControlPlane, Process, Tools, free_port, wait_until
+from tests.e2e.controlplane import ControlPlane, ControlPlaneError, Process, Tools, free_port, wait_until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github-webhooks"
 
@@ -102,6 +106,101 @@ def start_sink(
         0.1,
     )
     return sink
+
+
+CORE_INTERCEPTORS_NAMESPACE = "tekton-pipelines"
+CORE_INTERCEPTORS_SERVICE = "tekton-triggers-core-interceptors"
+CORE_INTERCEPTORS_SECRET = "tekton-triggers-core-interceptors-certs"
+CORE_INTERCEPTORS_PORT = 8443
+"""Hard-coded in Triggers' cmd/interceptors (it listens on :8443)."""
+
+
+def start_core_interceptors(plane: ControlPlane, log: Path, timeout: float = 60) -> Process:
+    """Triggers' core interceptors (github, gitlab, bitbucket, cel, slack) as a Triggers install runs them.
+
+    As upstream does: the ClusterInterceptors of config/interceptors/core-interceptors.yaml (labelled
+    ``server/type: https``), the certificate Secret in ``tekton-pipelines`` and the ``interceptors``
+    server, which keeps the ClusterInterceptors' ``caBundle`` in step with that Secret. Differences,
+    because nothing here resolves Service DNS names: each ClusterInterceptor's ``clientConfig`` is a
+    ``url`` on 127.0.0.1:8443, and the Secret is filled beforehand with a certificate of our test CA whose
+    SANs cover loopback and the Service's names (upstream's own certificate names only the Service).
+    The sink refuses to start until every ``server/type: https`` ClusterInterceptor has a caBundle.
+    """
+    from kubernetes import client
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if probe.connect_ex(("127.0.0.1", CORE_INTERCEPTORS_PORT)) == 0:
+            raise ControlPlaneError(
+                f"port {CORE_INTERCEPTORS_PORT} is taken; Triggers' core interceptors need it "
+                "(another e2e run or bench?)"
+            )
+    assert plane.authority is not None
+    svc = f"{CORE_INTERCEPTORS_SERVICE}.{CORE_INTERCEPTORS_NAMESPACE}"
+    pair = plane.authority.serving("core-interceptors", [CORE_INTERCEPTORS_SERVICE, svc, f"{svc}.svc"])
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CORE_INTERCEPTORS_NAMESPACE}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": CORE_INTERCEPTORS_SECRET, "namespace": CORE_INTERCEPTORS_NAMESPACE},
+            "data": {
+                "server-key.pem": base64.b64encode(pair.key.read_bytes()).decode(),
+                "server-cert.pem": base64.b64encode(pair.cert.read_bytes()).decode(),
+                "ca-cert.pem": base64.b64encode(plane.ca.read_bytes()).decode(),
+            },
+        },
+    ]
+    upstream = plane.tools.root / "triggers-config" / "core-interceptors.yaml"
+    names = []
+    for doc in yaml.safe_load_all(upstream.read_text()):
+        if doc and doc.get("kind") == "ClusterInterceptor":
+            path = doc["spec"]["clientConfig"]["service"]["path"]
+            doc["spec"]["clientConfig"] = {"url": f"https://127.0.0.1:{CORE_INTERCEPTORS_PORT}/{path}"}
+            docs.append(doc)
+            names.append(doc["metadata"]["name"])
+    plane.apply(docs, field_manager="tekton-triggers-install")
+    process = Process(
+        "core-interceptors",
+        [str(plane.tools.bin("interceptors")), f"--kubeconfig={plane.kubeconfig}"],
+        log,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "SYSTEM_NAMESPACE": CORE_INTERCEPTORS_NAMESPACE,
+            "CONFIG_LOGGING_NAME": "config-logging-triggers",
+            "CONFIG_OBSERVABILITY_NAME": "config-observability-triggers",
+            "METRICS_DOMAIN": "tekton.dev/triggers",
+            "INTERCEPTOR_TLS_SVC_NAME": CORE_INTERCEPTORS_SERVICE,
+            "INTERCEPTOR_TLS_SECRET_NAME": CORE_INTERCEPTORS_SECRET,
+            "KUBERNETES_MIN_VERSION": "v1.28.0",
+            "PROFILING_PORT": str(free_port()),
+        },
+    ).start()
+    custom = client.CustomObjectsApi(plane.api_client())
+
+    def ca_bundles_set() -> bool:
+        for name in names:
+            obj = custom.get_cluster_custom_object(
+                "triggers.tekton.dev", "v1alpha1", "clusterinterceptors", name
+            )
+            if not obj["spec"]["clientConfig"].get("caBundle"):
+                return False
+        return True
+
+    context = ssl.create_default_context(cafile=str(plane.ca))
+
+    def ready() -> bool:
+        url = f"https://127.0.0.1:{CORE_INTERCEPTORS_PORT}/ready"
+        with urllib.request.urlopen(url, context=context, timeout=2) as resp:
+            return resp.status == 200
+
+    try:
+        wait_until("core interceptors /ready", ready, timeout, [process, *plane.processes], 0.2)
+        wait_until("ClusterInterceptors' caBundle", ca_bundles_set, timeout, [process], 0.2)
+    except BaseException:
+        process.stop()
+        raise
+    return process
 
 
 @dataclass
@@ -282,6 +381,7 @@ def run_task_step(
     """
     from kubernetes import client
 
+    workdir.mkdir(parents=True, exist_ok=True)
     namespace = taskrun["metadata"]["namespace"]
     custom = client.CustomObjectsApi(plane.api_client())
     core = client.CoreV1Api(plane.api_client())

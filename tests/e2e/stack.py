@@ -19,7 +19,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e.controlplane import ControlPlane, Process, free_port
-from tests.e2e.harness import Interceptor, Sink, console_script, start_interceptor, start_sink
+from tests.e2e.harness import (
+    Interceptor,
+    Sink,
+    console_script,
+    start_core_interceptors,
+    start_interceptor,
+    start_sink,
+)
 from tests.fakes.github import FakeGitHub
 
 NAMESPACE = "peribolos"
@@ -112,6 +119,7 @@ def start_stack(
 
     processes: list[Process] = []
     try:
+        processes.append(start_core_interceptors(plane, plane.log_dir / "core-interceptors.log"))
         interceptor = start_interceptor(
             secret_file,
             plane.log_dir / "peribolos-interceptor.log",

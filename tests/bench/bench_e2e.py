@@ -1,0 +1,148 @@
+"""Webhook -> TaskRun-created latency through the real Tekton Triggers sink.
+
+Starts the same stack as the end-to-end tests (etcd + kube-apiserver with the Tekton CRDs, the rendered
+manifests, ``peribolos-interceptor`` and the EventListener sink as local processes, the fake GitHub), then
+POSTs signed push events (each a sync) one after another and measures, for each, the time from the start
+of the POST to the moment a watch on TaskRuns sees the TaskRun carrying that delivery id. Prints p50, p90,
+p99 and max over ``BENCH_E2E_EVENTS`` events (default 200), plus the sink's own 202 answer time.
+Only 127.0.0.1 is contacted; the run is bounded (each event waits at most 30 s).
+
+    python -m tests.bench e2e
+    BENCH_E2E_EVENTS=50 python -m tests.bench e2e
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.e2e import payloads
+from tests.e2e.controlplane import start_control_plane
+from tests.e2e.harness import post_webhook
+from tests.e2e.stack import Stack, start_stack
+from tests.fakes.github import FakeGitHub
+
+APP_ID = "4242"
+ORG = "bench-org"
+INSTALLATION_ID = 77
+WAIT_PER_EVENT = 30.0
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+class TaskRunWatcher:
+    """Records when each TaskRun (by its delivery-id annotation) is first seen on a watch."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.seen: dict[str, float] = {}
+        self.cond = threading.Condition()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from kubernetes import client, watch
+
+        custom = client.CustomObjectsApi(self.stack.plane.api_client())
+        while not self._stop.is_set():
+            stream = watch.Watch().stream(
+                custom.list_namespaced_custom_object,
+                "tekton.dev",
+                "v1",
+                self.stack.namespace,
+                "taskruns",
+                timeout_seconds=30,
+            )
+            for event in stream:
+                now = time.perf_counter()
+                delivery = (event["object"]["metadata"].get("annotations") or {}).get(
+                    "peribolos.dev/delivery-id"
+                )
+                if event["type"] == "ADDED" and delivery:
+                    with self.cond:
+                        self.seen.setdefault(delivery, now)
+                        self.cond.notify_all()
+                if self._stop.is_set():
+                    break
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wait_for(self, delivery: str, timeout: float) -> float | None:
+        with self.cond:
+            self.cond.wait_for(lambda: delivery in self.seen, timeout)
+            return self.seen.get(delivery)
+
+
+def run(events: int, workdir: Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    plane = start_control_plane(workdir / "plane")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    github = FakeGitHub(APP_ID, key.public_key()).start()
+    github.add_installation(INSTALLATION_ID, ORG)
+    try:
+        stack = start_stack(plane, github, APP_ID, key, workdir / "stack")
+        startup = time.perf_counter() - t0
+        watcher = TaskRunWatcher(stack)
+        watcher.start()
+        time.sleep(1.0)  # let the watch establish before the first event
+        latencies: list[float] = []
+        answers: list[float] = []
+        lost = 0
+        for i in range(events + 5):  # the first 5 warm connections and caches up; not counted
+            delivery = str(uuid.uuid4())
+            payload = payloads.push(INSTALLATION_ID, ORG, after=payloads.sha(f"bench-{i}-{delivery}"))
+            start = time.perf_counter()
+            status, _ = post_webhook(stack.sink.url, "push", payload, stack.webhook_secret, delivery)
+            answered = time.perf_counter()
+            seen = watcher.wait_for(delivery, WAIT_PER_EVENT) if status == 202 else None
+            if i < 5:
+                continue
+            if seen is None:
+                lost += 1
+                continue
+            latencies.append(seen - start)
+            answers.append(answered - start)
+        watcher.stop()
+        stack.stop()
+        return {"startup_s": startup, "latencies": latencies, "answers": answers, "lost": lost}
+    finally:
+        github.stop()
+        plane.stop()
+
+
+def main() -> int:
+    events = int(os.environ.get("BENCH_E2E_EVENTS", "200"))
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        result = run(events, Path(tmp))
+    lat = [v * 1000 for v in result["latencies"]]
+    ans = [v * 1000 for v in result["answers"]]
+    print(
+        f"stack start-up (etcd, apiserver, CRDs, manifests, interceptor, sink): {result['startup_s']:.1f} s"
+    )
+    if not lat:
+        print(f"no TaskRun seen for any of {events} events (lost {result['lost']})")
+        return 1
+    print(f"webhook -> TaskRun created (watch), {len(lat)} sequential push events, lost {result['lost']}:")
+    print(
+        f"  p50 {percentile(lat, 50):.1f} ms  p90 {percentile(lat, 90):.1f} ms"
+        f"  p99 {percentile(lat, 99):.1f} ms"
+        f"  max {max(lat):.1f} ms  mean {statistics.fmean(lat):.1f} ms"
+    )
+    print(f"sink 202 answer: p50 {percentile(ans, 50):.1f} ms  p99 {percentile(ans, 99):.1f} ms")
+    return 0 if result["lost"] == 0 else 1
