@@ -272,8 +272,8 @@ def test_non_string_key_is_an_unknown_key(tmp_path: Path) -> None:
     path = tmp_path / "values.yaml"
     path.write_text("interceptor:\n  1: x\n  replica: 2\n")
     assert _problems([path]) == [
-        f"{path}: interceptor.replica: unknown key (did you mean 'replicas'?)",
         f"{path}: interceptor.1: unknown key (known keys: port, replicas, resources, url)",
+        f"{path}: interceptor.replica: unknown key (did you mean 'replicas'?)",
     ]
 
 
