@@ -73,7 +73,7 @@ def _fail(message: str) -> None:
               help="Installations handled at once.")
 @click.option("--mint-budget-per-minute", type=click.IntRange(min=1), default=150, show_default=True,
               help="Most token mints in any 60 s (GitHub allows ~180).")
-@click.option("--max-run-time", type=DURATION, default="25m", show_default=True,
+@click.option("--max-run-time", type=DURATION, default="20m", show_default=True,
               help="Start no mint after this long; what is left waits for the next run.")
 @click.option("--dry-run", is_flag=True, help="Log what would change; mint and write nothing.")
 @click.option("--log-format", envvar="LOG_FORMAT", type=click.Choice(["json", "text"]), default="json",

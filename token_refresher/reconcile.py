@@ -91,7 +91,7 @@ class Refresher:
         min_valid: timedelta = timedelta(minutes=45),
         concurrency: int = DEFAULT_CONCURRENCY,
         budget: MintBudget | None = None,
-        max_run_time: timedelta = timedelta(minutes=25),
+        max_run_time: timedelta = timedelta(minutes=20),
         dry_run: bool = False,
         now: Callable[[], datetime] = _utcnow,
         monotonic: Callable[[], float] = time.monotonic,

@@ -37,9 +37,10 @@ class Settings:
     """Installations handled at once (threads); GitHub forbids more than 100 concurrent requests."""
     mint_budget_per_minute: int = 150
     """Mints in any 60 s window; GitHub allows about 180 a minute on the mint endpoint."""
-    max_run_time: timedelta = timedelta(minutes=25)
-    """Stop starting mints after this long, so a run ends before the next one (every 30 m) starts.
-    With the budget it caps a run's mints at ``budget x (minutes + 1)``; the rest are left for later."""
+    max_run_time: timedelta = timedelta(minutes=20)
+    """Start no mint after this long, so the run ends well inside the Job's ``activeDeadlineSeconds``
+    (25 m) and before the next run (every 30 m). With the budget it caps a run's mints at
+    ``budget x (minutes + 1)`` (3,150 by default); the rest are left for later, latest-expiring first."""
     dry_run: bool = False
     """Plan and log what would change, mint nothing and write nothing."""
 

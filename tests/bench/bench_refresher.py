@@ -7,8 +7,8 @@ Scenarios (docs/performance.md explains why these):
   subprocess with the budget lifted (1,000,000 a minute) for a throughput figure, and its peak RSS is read
   with ``wait4``.
 - ``no-op``: the same namespace again right after: nothing is due, nothing is written.
-- ``budget``: the same start as ``steady`` with the default budget (150 a minute, 25 minute runs). Real
-  requests, but the budget's clock skips its waits (a 25 minute run takes seconds); reports how many were
+- ``budget``: the same start as ``steady`` with the default budget (150 a minute, 20 minute runs). Real
+  requests, but the budget's clock skips its waits (a 20 minute run takes seconds); reports how many were
   left and checks they are exactly the latest-expiring.
 - ``cold`` (1,000 only): installations without any Secret (first deployment, or many missed webhooks).
 
@@ -124,7 +124,7 @@ def run_budget_limited(github: FakeGitHub, key: rsa.RSAPrivateKey, core: client.
     budget = MintBudget(150, clock=clock, sleep=clock.sleep)
     app = GitHubApp(APP_ID, key, api_url=github.api_url, session=new_session(16))
     refresher = Refresher(app, TokenStore(core, namespace), budget=budget, concurrency=8,
-                          max_run_time=timedelta(minutes=25))
+                          max_run_time=timedelta(minutes=20))
     started_real, started_budget = time.monotonic(), clock()
     summary = refresher.run()
     minted = [expiries[o.step.installation_id] for o in summary.outcomes if o.minted]

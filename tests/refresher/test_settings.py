@@ -19,7 +19,7 @@ def settings(**overrides) -> Settings:
 def test_defaults_follow_the_issue() -> None:
     s = settings()
     assert (s.min_valid, s.concurrency, s.mint_budget_per_minute, s.max_run_time, s.dry_run) == (
-        timedelta(minutes=45), 8, 150, timedelta(minutes=25), False)
+        timedelta(minutes=45), 8, 150, timedelta(minutes=20), False)
     assert not s.over_github_limit
 
 
