@@ -16,23 +16,42 @@ from typing import Any
 
 REDACTED = "[REDACTED]"
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-_secrets: set[str] = set()
+_PREFIX = 8  # secrets shorter than this are not registered: too many false hits
+_secrets: dict[str, set[str]] = {}  # first _PREFIX characters -> secrets starting with them
 _secrets_lock = threading.Lock()
 
 
 def register_secret(value: str | None) -> None:
-    """Never print ``value`` in a log line from now on (short values are ignored: too many false hits)."""
-    if value and len(value) >= 8:
+    """Never print ``value`` in a log line from now on (values under 8 characters are ignored)."""
+    if value and len(value) >= _PREFIX:
         with _secrets_lock:
-            _secrets.add(value)
+            _secrets.setdefault(value[:_PREFIX], set()).add(value)
 
 
 def redact(text: str) -> str:
-    """Replace every registered secret in ``text``."""
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """Replace every registered secret in ``text`` with ``[REDACTED]``.
+
+    Cost grows with the length of ``text``, not with the number of secrets: the refresher registers
+    one token per installation (10,000 and more), so each window of the text is looked up by prefix.
+    """
+    if not _secrets:
+        return text
+    out: list[str] = []
+    i = start = 0
+    end = len(text) - _PREFIX + 1
+    while i < end:
+        candidates = _secrets.get(text[i : i + _PREFIX], ())
+        match = max((s for s in candidates if text.startswith(s, i)), key=len, default=None)
+        if match is None:
+            i += 1
+            continue
+        out.append(text[start:i])
+        out.append(REDACTED)
+        i = start = i + len(match)
+    if not out:
+        return text
+    out.append(text[start:])
+    return "".join(out)
 
 
 class JSONFormatter(logging.Formatter):
