@@ -51,13 +51,17 @@ class Values:
     sources: dict[KeyPath, str] = field(default_factory=dict)
 
     def source_of(self, *paths: KeyPath) -> str:
-        """The source that set the first of ``paths`` (or a prefix of it) that a user source set."""
+        """The source that set the first of ``paths`` a user source touched: the path itself, a mapping
+        above it, or (for an unknown mapping key) the last value set below it."""
         for path in paths:
             keys = tuple(str(part) for part in path)
             for end in range(len(keys), 0, -1):
                 found = self.sources.get(keys[:end])
                 if found is not None:
                     return found
+            below = [source for key, source in self.sources.items() if key[: len(keys)] == keys]
+            if below:
+                return below[-1]
         return DEFAULTS_SOURCE
 
 

@@ -277,6 +277,12 @@ def test_non_string_key_is_an_unknown_key(tmp_path: Path) -> None:
     ]
 
 
+def test_unknown_mapping_is_blamed_on_the_source_that_set_below_it() -> None:
+    assert _problems(sets=["eventlistener.replicas=2"]) == [
+        "--set eventlistener.replicas=2: eventlistener: unknown key (did you mean 'eventListener'?)"
+    ]
+
+
 def test_bad_yaml_says_where(tmp_path: Path) -> None:
     path = tmp_path / "values.yaml"
     path.write_text("image:\n  tag: [unclosed\n")
