@@ -302,7 +302,8 @@ def _check_task(doc: Document) -> list[str]:
     for where, text in _strings({k: v for k, v in spec.items() if k != "params"}, ["spec"]):
         for match in _PARAM_REF.finditer(text):
             name = match.group(1) or match.group(2)
-            if name not in declared:
+            # $(params.obj.key) reads a key of an object param.
+            if name not in declared and (match.group(2) or name.split(".")[0] not in declared):
                 out.append(f"{doc.where(where)}: $(params.{name}) is not declared in spec.params")
         for match in _STEP_REF.finditer(text):
             if match.group(1) not in names:

@@ -374,6 +374,33 @@ def test_without_crds_tekton_kinds_get_only_the_wiring_checks_and_a_note(tmp_pat
     assert len(report.notes) == 1 and "pass --crd-dir" in report.notes[0]
 
 
+@pytest.mark.parametrize(
+    ("reference", "problem"),
+    [
+        pytest.param("$(params.o.key)", False, id="object-param-key"),
+        pytest.param('$(params["a.b"])', False, id="bracket-name-with-dot"),
+        pytest.param("$(params.list[*])", False, id="array-expansion"),
+        pytest.param("$$(params.escaped)", False, id="escaped"),
+        pytest.param("$(params.nope.key)", True, id="undeclared-object"),
+        pytest.param("$(params['nope'])", True, id="undeclared-bracket"),
+    ],
+)
+def test_param_reference_forms(reference: str, problem: bool) -> None:
+    from generator.validate import Document
+
+    task = {
+        "apiVersion": "tekton.dev/v1",
+        "kind": "Task",
+        "metadata": {"name": "t"},
+        "spec": {
+            "params": [{"name": "o", "type": "object"}, {"name": "a.b"}, {"name": "list", "type": "array"}],
+            "steps": [{"name": "s", "image": "x", "args": [reference]}],
+        },
+    }
+    problems = check_wiring([Document("t.yaml", task)])
+    assert bool(problems) is problem, problems
+
+
 def test_wiring_checks_are_pure() -> None:
     from generator.validate import Document
 
