@@ -11,6 +11,7 @@ limit, ``Expect: 100-continue``, idle timeouts, back-pressure and the SIGTERM dr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -59,7 +60,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.last_active = self.loop.time()
         self.in_request = False
-        self.refused = False
+        self.hung_up = False
         self.url = b""
         self.chunks: list[bytes] = []
         self.size = 0
@@ -79,13 +80,13 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = self.loop.time()
-        if self.refused:
+        if self.hung_up:
             return  # a 413 or 400 is on its way out; ignore the rest of that request
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             # The request was answered as plain HTTP/1.1; what follows would be another protocol: hang up.
-            self.refused = True
+            self.hung_up = True
             self.transport.close()  # type: ignore[union-attr]
         except httptools.HttpParserError:
             self._respond(Response(400, "text/plain", b"malformed HTTP request\n"), close=True)
@@ -131,7 +132,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self.in_request = False
-        if self.refused:
+        if self.hung_up:
             return
         method = self.parser.get_method().decode("ascii", "replace")
         try:
@@ -167,7 +168,7 @@ class _Connection(asyncio.Protocol):
         )
         transport.write(header if head else header + response.body)
         if close:
-            self.refused = True
+            self.hung_up = True
             transport.close()
 
     def close_if_idle(self, now: float, drain: bool) -> None:
@@ -190,8 +191,7 @@ async def serve_async(
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     if handle_signals:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        _on_signals(loop, stop)
     state = _State(interceptor, max_request_bytes, keep_alive)
     server = await loop.create_server(
         lambda: _Connection(state), host, port, backlog=2048, reuse_address=True
@@ -218,6 +218,19 @@ async def serve_async(
                 extra={"connections": len(state.connections)},
             )
     log.info("stopped")
+
+
+def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """SIGTERM/SIGINT start the drain. Not ``loop.add_signal_handler``: asyncio removes those handlers when
+    the loop closes, and a second SIGTERM arriving while the process exits would then kill it with the
+    default action, turning a clean drain into "killed by signal". These stay installed until exit."""
+
+    def handler(signum: int, frame: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is already closed: we are exiting anyway
+            loop.call_soon_threadsafe(stop.set)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
 
 
 async def _sweep(state: _State) -> None:

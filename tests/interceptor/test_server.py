@@ -156,7 +156,8 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path: Path) -> None:
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 200")
         assert b'"continue":true' in answer
+        code = server.proc.wait(timeout=30)  # exits by itself once drained
     finally:
-        code = server.stop()
+        server.stop()
     assert code == 0
     assert "finishing in-flight requests" in server.log
