@@ -1,0 +1,67 @@
+"""Flag handling of ``peribolos-interceptor`` that stops before the server starts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tekton.interceptor.cli import main, parse_orgs, read_secrets
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """main() configures the root logger onto CliRunner's stream, which is closed after invoke()."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets"),
+    [
+        ("s3cret\n", (b"s3cret",)),
+        ("old-secret\r\nnew-secret\r\n", (b"old-secret", b"new-secret")),
+        ("\n  spaced out  \n\n", (b"spaced out",)),
+        ("clé-été\n", ("clé-été".encode(),)),
+        ("\n \n", ()),
+    ],
+    ids=["one", "rotation-crlf", "whitespace", "utf8", "empty"],
+)
+def test_read_secrets_one_a_line(text: str, secrets: tuple[bytes, ...]) -> None:
+    assert read_secrets(text) == secrets
+
+
+@pytest.mark.parametrize(
+    ("value", "orgs"),
+    [("", None), (None, None), ("Octo-Org", frozenset({"octo-org"})), (" a, B ,,", frozenset({"a", "b"}))],
+    ids=["empty", "unset", "one", "several"],
+)
+def test_parse_orgs(value: str | None, orgs: frozenset[str] | None) -> None:
+    assert parse_orgs(value) == orgs
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no webhook secret"),
+        (["--webhook-secret-file", "/nonexistent/secret"], "does not exist"),
+        (["--webhook-secret-file", "{binary}"], "cannot read"),
+        (["--webhook-secret-file", "{secret}", "--config-repo", " "], "must not be empty"),
+        (["--webhook-secret-file", "{secret}", "--app-id", "0"], "--app-id"),
+        (["--webhook-secret-file", "{secret}", "--port", "70000"], "--port"),
+    ],
+    ids=["no-secret", "missing-file", "not-utf8", "empty-repo", "app-id-zero", "port-range"],
+)
+def test_bad_configuration_exits_2_before_serving(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "binary").write_bytes(b"\xff\xfe\x00")
+    (tmp_path / "secret").write_text("a-webhook-secret\n")
+    args = [a.format(binary=tmp_path / "binary", secret=tmp_path / "secret") for a in args]
+    result = CliRunner().invoke(main, args, env={"WEBHOOK_SECRET": "", "GITHUB_APP_ID": ""})
+    assert result.exit_code == 2, result.output
+    assert message in result.output
