@@ -45,6 +45,11 @@ MAX_PUSH_COMMITS = 2048
 _LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,99})")
 _REPO_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_REF = re.compile(r"refs/(?:heads|pull)/[A-Za-z0-9._/+-]{1,250}")
+_DELIVERY_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
+# Every extension value becomes a TaskRun param. They are all checked against these patterns (or are
+# digits, or come from the flags), so that none can carry shell or Tekton syntax into a step, whatever
+# the Tasks do with them.
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,8 @@ def decide(event: str, payload: Any, config: Config, delivery_id: str = "") -> D
     except _Skip as exc:
         return stop(FAILED_PRECONDITION, str(exc))
     values["action"] = action
-    values["delivery_id"] = delivery_id
+    # GitHub's delivery ids are GUIDs; anything else is dropped rather than passed on to a TaskRun.
+    values["delivery_id"] = delivery_id if _DELIVERY_ID.fullmatch(delivery_id) else ""
     return Decision(
         proceed=True,
         code=OK,
@@ -302,6 +308,8 @@ def _installation_id(payload: dict[str, Any]) -> int:
 def _repo_values(
     repo: str, org: str, installation_id: int, revision: str, ref: str, config: Config
 ) -> dict[str, str]:
+    if ref and not _REF.fullmatch(ref):
+        raise _Invalid(f"ref {_show(ref)} has characters this service does not pass on to a TaskRun")
     return {
         "installation_id": str(installation_id),
         "org": org,

@@ -495,6 +495,18 @@ INVALID_ROWS: list[tuple[str, str, Callable[[], Any], str]] = [
         "check_run.name is missing",
     ),
     (
+        "check-run-dry-run-odd-branch",
+        "check_run",
+        lambda: _with(config_check_run("peribolos/dry-run"), "check_run.check_suite.head_branch", "x;$(id)"),
+        "does not pass on",
+    ),
+    (
+        "push-default-branch-odd",
+        "push",
+        lambda: _with(config_push(ref="refs/heads/a`b`"), "repository.default_branch", "a`b`"),
+        "does not pass on",
+    ),
+    (
         "check-run-app-id-string",
         "check_run",
         lambda: _with(config_check_run(), "check_run.app.id", "2"),
@@ -548,3 +560,16 @@ def test_interceptor_params_override_repo_and_path(params: dict[str, Any], expec
 def test_bad_interceptor_params_are_refused(params: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="interceptor_params"):
         Config().with_params(params)
+
+
+@pytest.mark.parametrize(
+    ("delivery", "kept"),
+    [
+        ("72d3162e-cc78-11e3-81ab-4c9367dc0958", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+        ("$(touch /x)", ""),
+        ("", ""),
+    ],
+    ids=["guid", "shell", "missing"],
+)
+def test_only_guid_delivery_ids_are_passed_on(delivery: str, kept: str) -> None:
+    assert decide("push", config_push(), DEFAULT, delivery_id=delivery).extensions["delivery_id"] == kept
