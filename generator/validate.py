@@ -404,6 +404,20 @@ def _check_binding(doc: Document) -> list[str]:
     return out
 
 
+def _check_cluster_interceptor(doc: Document) -> list[str]:
+    client = (doc.obj.get("spec") or {}).get("clientConfig") or {}
+    if not str(client.get("url", "")).startswith("https://"):
+        return []
+    out = []
+    if ((doc.obj.get("metadata") or {}).get("labels") or {}).get("server/type") != "https":
+        out.append(f"{doc.where('metadata.labels')}: an https:// interceptor needs the label "
+                   "server/type: https")
+    if not client.get("caBundle"):
+        out.append(f"{doc.where('spec.clientConfig.caBundle')}: an https:// interceptor needs the CA that "
+                   "signed its certificate")
+    return out
+
+
 def _check_rbac(doc: Document) -> list[str]:
     out = []
     for index, rule in enumerate(doc.obj.get("rules") or []):
@@ -442,6 +456,8 @@ def check_wiring(docs: list[Document]) -> list[str]:
                 out.extend(_check_trigger(doc, trigger or {}, where, by_kind))
         elif doc.kind in ("Role", "ClusterRole"):
             out.extend(_check_rbac(doc))
+        elif doc.kind == "ClusterInterceptor":
+            out.extend(_check_cluster_interceptor(doc))
     return out
 
 

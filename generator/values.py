@@ -274,6 +274,11 @@ def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
     for path in (("taskRun", "tokenMinValid"), ("refresher", "minValid")):
         if not low <= _seconds(data[path[0]][path[1]]) <= high:
             out.append((path, "must be between 1m and 59m (installation tokens live one hour)", (path,)))
+    interceptor = data["interceptor"]
+    if interceptor["url"].startswith("https://") and not interceptor["caBundle"]:
+        out.append((("interceptor", "caBundle"), "required when interceptor.url is https:// (Tekton Triggers "
+                    "verifies the interceptor's certificate with this CA only)",
+                    (("interceptor", "caBundle"), ("interceptor", "url"))))
     task_run = data["taskRun"]
     if _seconds(task_run["tokenMinValid"]) < _seconds(task_run["timeout"]):
         out.append((

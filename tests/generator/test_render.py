@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.render import CONCERNS, KUSTOMIZATION, render_files, render_stream, write_dir
+from generator.render import CONCERNS, KUSTOMIZATION, render_files, render_objects, render_stream, write_dir
 from generator.validate import validate_path
+from generator.values import load_values
 
 from .conftest import GOLDEN_DIR, VALUES_DIR, case_values, flat_objects, tekton_crd_dir
 
@@ -223,6 +224,28 @@ def test_cluster_interceptor_reaches_a_service_or_a_url(
         }
     assert bool(_find(objects, "Deployment", "peribolos-interceptor")) is has_deployment
     assert bool(_find(objects, "Service", "peribolos-interceptor")) is has_deployment
+
+
+def test_https_interceptor_is_labelled_and_trusts_its_ca(tmp_path: Path) -> None:
+    values = load_values(
+        sets=["interceptor.url=https://interceptor.example:8443/", "interceptor.caBundle=Q0E="]
+    )
+    objects = [o for group in render_objects(values).values() for o in group]
+    interceptor = _one(objects, "ClusterInterceptor", "peribolos")
+    assert interceptor["metadata"]["labels"]["server/type"] == "https"
+    assert interceptor["spec"]["clientConfig"] == {
+        "url": "https://interceptor.example:8443/",
+        "caBundle": "Q0E=",
+    }
+    write_dir(values, tmp_path)
+    assert validate_path(tmp_path).problems == []
+    (tmp_path / "interceptor.yaml").write_text(
+        (tmp_path / "interceptor.yaml").read_text().replace("server/type: https", "server/type: http")
+    )
+    assert validate_path(tmp_path).problems == [
+        "interceptor.yaml: ClusterInterceptor/peribolos: metadata.labels: an https:// interceptor needs the "
+        "label server/type: https"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -212,6 +212,19 @@ VALUE_ERRORS = [
         "no-event-wired",
     ),
     ("image.tag=", "image.tag", "set a tag or image.digest", "no-tag-no-digest"),
+    (
+        "interceptor.url=https://interceptor.example/",
+        "interceptor.caBundle",
+        "required when interceptor.url is https:// (Tekton Triggers verifies the interceptor's certificate "
+        "with this CA only)",
+        "https-interceptor-needs-ca",
+    ),
+    (
+        "interceptor.caBundle=not base64!",
+        "interceptor.caBundle",
+        'must be base64 (of the PEM CA certificate), got "not base64!"',
+        "ca-bundle-base64",
+    ),
 ]
 
 
@@ -272,7 +285,7 @@ def test_non_string_key_is_an_unknown_key(tmp_path: Path) -> None:
     path = tmp_path / "values.yaml"
     path.write_text("interceptor:\n  1: x\n  replica: 2\n")
     assert _problems([path]) == [
-        f"{path}: interceptor.1: unknown key (known keys: port, replicas, resources, url)",
+        f"{path}: interceptor.1: unknown key (known keys: caBundle, port, replicas, resources, url)",
         f"{path}: interceptor.replica: unknown key (did you mean 'replicas'?)",
     ]
 
