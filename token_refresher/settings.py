@@ -40,7 +40,7 @@ class Settings:
     max_run_time: timedelta = timedelta(minutes=20)
     """Start no mint after this long, so the run ends well inside the Job's ``activeDeadlineSeconds``
     (25 m) and before the next run (every 30 m). With the budget it caps a run's mints at
-    ``budget x (minutes + 1)`` (3,150 by default); the rest are left for later, latest-expiring first."""
+    ``budget x bursts`` (one burst every 61 s: 3,000 by default); the latest-expiring rest waits."""
     dry_run: bool = False
     """Plan and log what would change, mint nothing and write nothing."""
 

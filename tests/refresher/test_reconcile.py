@@ -193,7 +193,7 @@ def test_budget_leaves_exactly_the_latest_expiring_and_says_so(github, store, se
     github.add_installation(7, "org-7")  # no Secret: first in line
     clock = StepClock()
     caplog.set_level(logging.INFO, logger="peribolos.refresher")
-    # 2 a minute for 90 s: slots at 0 s, 0 s, 60 s, 60 s -> 4 mints, the 3 expiring last are left
+    # 2 a minute for 90 s: slots at 0 s, 0 s, 61 s, 61 s -> 4 mints, the 3 expiring last are left
     budget = MintBudget(2, clock=clock, sleep=clock.sleep)
     summary = make_refresher(budget=budget, max_run_time=timedelta(seconds=90), concurrency=1).run()
 
@@ -201,7 +201,7 @@ def test_budget_leaves_exactly_the_latest_expiring_and_says_so(github, store, se
     left = {o.step.installation_id for o in summary.outcomes if o.result == "deferred"}
     assert (minted, left) == ({7, 4, 2, 6}, {5, 1, 3})
     assert summary.mints_used == 4 and summary.peak_mints_per_minute == 2
-    assert clock.slept == [60.0]
+    assert clock.slept == [61.0]
     assert summary.exit_code == 0
     [warning] = [r for r in caplog.records if getattr(r, "event", None) == "deferred"]
     assert warning.deferred == 3
