@@ -337,7 +337,7 @@ def run_wrk(wrk: str, port: int, connections: int, seconds: float, request_file:
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(_WRK_SCRIPT.format(path=request_file))
         script.flush()
-        threads = min(2, connections)
+        threads = 1  # one wrk thread keeps up and leaves the other core to the server
         out = subprocess.run(
             [
                 wrk,
