@@ -56,7 +56,7 @@ class Response(NamedTuple):
 class Settings:
     """Validated at start-up by the CLI."""
 
-    secrets: Sequence[bytes] = ()
+    secrets: Sequence[bytes] = field(default=(), repr=False)
     """Webhook secrets, any of which may sign a delivery; empty only with ``insecure_skip_signature``."""
     insecure_skip_signature: bool = False
     config: Config = field(default_factory=Config)
@@ -90,7 +90,7 @@ class Interceptor:
                 return (
                     Response(200, "text/plain", b"ready\n")
                     if self.ready
-                    else Response(503, "text/plain", b"shutting down\n")
+                    else Response(503, "text/plain", b"not ready: starting or shutting down\n")
                 )
             if path == "/metrics":
                 return Response(200, METRICS_CONTENT_TYPE, self.metrics.render())

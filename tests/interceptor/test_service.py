@@ -70,6 +70,10 @@ def test_insecure_mode_skips_the_signature() -> None:
     assert post(interceptor, request)[1]["extensions"]["peribolos"]["action"] == "install"
 
 
+def test_settings_repr_hides_the_secrets() -> None:
+    assert SECRET not in repr(Settings(secrets=(SECRET.encode(),)))
+
+
 def test_settings_refuse_no_secret_without_insecure() -> None:
     with pytest.raises(ValueError, match="webhook secret is required"):
         Settings()
