@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,3 +171,47 @@ def test_over_http_never_a_5xx(live_server: Running, raw: bytes) -> None:
         check_well_formed(response.status, response.read())
     finally:
         conn.close()
+
+
+raw_http = st.one_of(
+    st.binary(max_size=400),
+    st.builds(
+        lambda method, target, headers, body: (
+            f"{method} {target} HTTP/1.1\r\n".encode() + headers + b"\r\n" + body
+        ),
+        st.sampled_from(["GET", "POST", "PUT", "HEAD", "OPTIONS", "G\x00T"]),
+        st.sampled_from(["/", "/healthz", "/metrics", "*", "http://x/readyz", "/%zz", "/" + "a" * 300]),
+        st.lists(
+            st.sampled_from(
+                [
+                    b"Host: t\r\n",
+                    b"Content-Length: 5\r\n",
+                    b"Content-Length: -1\r\n",
+                    b"Transfer-Encoding: chunked\r\n",
+                    b"Connection: close\r\n",
+                    b"Expect: 100-continue\r\n",
+                    b"X: \xff\r\n",
+                    b"Bad Header\r\n",
+                ]
+            ),
+            max_size=4,
+        ).map(b"".join),
+        st.binary(max_size=50),
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=raw_http)
+def test_raw_bytes_never_get_a_5xx_or_break_the_server(live_server: Running, data: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)  # end of input: the server answers what it can, then closes
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer):
+        assert not status.startswith(b"5"), answer[:200]
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert sock.recv(64).startswith(b"HTTP/1.1 200 OK")
