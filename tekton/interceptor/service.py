@@ -126,6 +126,8 @@ class Interceptor:
             "code": decision.code,
             "reason": decision.reason,
         }
+        if self.settings.insecure_skip_signature:
+            fields["signature"] = "NOT CHECKED (--insecure-skip-signature)"
         if decision.proceed:
             log.info(f"{decision.action} for {decision.extensions.get('org')}", extra=fields)
         elif decision.code in _HINTS:

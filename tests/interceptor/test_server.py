@@ -113,6 +113,8 @@ def test_insecure_mode_warns_loudly_and_accepts_unsigned(interceptor_process: St
     assert json.loads(body)["extensions"]["peribolos"]["action"] == "install"
     server.stop()
     assert "SIGNATURE CHECKS ARE OFF" in server.log
+    decision = next(json.loads(line) for line in server.log.splitlines() if '"decision"' in line)
+    assert decision["signature"] == "NOT CHECKED (--insecure-skip-signature)"
 
 
 def test_webhook_secret_from_the_environment(interceptor_process: Start) -> None:
