@@ -147,7 +147,8 @@ class Refresher:
                        "earliest_deferred_expiry": earliest.isoformat() if earliest else None,
                        "mint_budget_per_minute": self.budget.per_minute,
                        "max_run_time_s": self.max_run_time.total_seconds(),
-                       "hint": "raise --max-run-time or run more often, within GitHub's ~180 mints a minute"},
+                       "hint": "nothing to do: the next run takes them first, ensure-token mints on demand; "
+                               "see docs/operations.md, Mint budget, for fleet sizing"},
             )
         summary = Summary(
             counts={name: counts.get(name, 0) for name in RESULTS},
