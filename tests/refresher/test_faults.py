@@ -11,9 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from kubernetes import client
 
+from peribolos_core.errors import GitHubUnavailable
+from peribolos_core.github import InstallationToken
 from peribolos_core.token_store import TokenStore
+from tests.fakes.fixtures import APP_ID
 from tests.fakes.github import FakeGitHub, Fault
 from tests.refresher.conftest import app_for
 from token_refresher.budget import MintBudget
@@ -157,3 +161,32 @@ def test_rate_limits_are_waited_out_as_github_says(github, store, seed, make_ref
     assert 3.0 in transport_waits
     assert clock.slept == [120.0]
     assert all(s.expires_at > datetime.now(UTC) + timedelta(minutes=55) for s in store.list())
+
+
+class PageTwoDown(FakeGitHub):
+    """GitHub answering 502 to every request for the second page of installations."""
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Any:
+        if "page=2" in raw_path:
+            self.inject(Fault.server_error(502), times=1)
+        return super().handle(method, raw_path, headers, body)
+
+
+def test_a_listing_that_fails_half_way_changes_nothing(app_key, store) -> None:
+    """Nothing is planned from half a list: a Secret whose installation is on the missing page (or gone)
+    must not be deleted, and nothing is minted."""
+    with PageTwoDown(APP_ID, app_key.public_key()) as github:
+        github.add_installations(150)
+        expiring = datetime.now(UTC) + timedelta(minutes=5)
+        for iid in [*range(1, 151), 999]:
+            store.put(iid, InstallationToken(f"ghs_placeholder_{iid}_" + "x" * 40, expiring), f"org{iid}",
+                      "Organization")
+        before = {s.installation_id: s for s in store.list()}
+        refresher = Refresher(app_for(github, app_key, max_retries=2), store, budget=MintBudget(10_000))
+
+        with pytest.raises(GitHubUnavailable):
+            refresher.run()
+
+        assert {s.installation_id: s for s in store.list()} == before
+        assert github.mint_count == 0
+        assert len(github.requests_to("GET", r"^/app/installations$")) == 4  # page 1, page 2 and 2 retries
