@@ -151,6 +151,9 @@ def test_rate_limits_are_waited_out_as_github_says(github, store, seed, make_ref
                   path=r"/app/installations/1/access_tokens$")
     github.inject(Fault.secondary_limit(retry_after=120), times=1, method="POST",
                   path=r"/app/installations/2/access_tokens$")
+    # Primary limit: x-ratelimit-remaining 0, reset 5 s ahead: the transport waits until the reset (+1 s).
+    github.inject(Fault.primary_limit(reset_in=5), times=1, method="POST",
+                  path=r"/app/installations/3/access_tokens$")
     clock = StepClock()
     budget = MintBudget(100, clock=clock, sleep=clock.sleep)
     summary = make_refresher(app=app, budget=budget, concurrency=1).run()
@@ -159,6 +162,7 @@ def test_rate_limits_are_waited_out_as_github_says(github, store, seed, make_ref
     assert {o.step.installation_id: o.result for o in summary.outcomes} == {1: "refreshed", 2: "refreshed",
                                                                             3: "refreshed"}
     assert 3.0 in transport_waits
+    assert any(4.0 <= w <= 6.5 for w in transport_waits), transport_waits
     assert clock.slept == [120.0]
     assert all(s.expires_at > datetime.now(UTC) + timedelta(minutes=55) for s in store.list())
 
