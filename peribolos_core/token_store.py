@@ -28,9 +28,16 @@ from .token_secret import (
     secret_name,
 )
 
-__all__ = ["StoredToken", "TokenStore"]
+__all__ = ["NOT_LISTED", "StoredToken", "TokenStore"]
 
 log = logging.getLogger(__name__)
+
+
+class _NotListed:
+    """Type of :data:`NOT_LISTED`: the caller has not listed the Secrets, so ``put`` reads first."""
+
+
+NOT_LISTED = _NotListed()
 
 
 class TokenStore:
@@ -97,16 +104,28 @@ class TokenStore:
         return stored
 
     def put(
-        self, installation_id: int, token: InstallationToken, org: str, account_type: str
+        self,
+        installation_id: int,
+        token: InstallationToken,
+        org: str,
+        account_type: str,
+        *,
+        listed: StoredToken | _NotListed | None = NOT_LISTED,
     ) -> Literal["created", "updated"]:
         """Store ``token`` (clearing any suspended mark): create the Secret, or replace the version read.
 
-        On a 409 (a concurrent writer) read again and retry, up to ``max_attempts`` times.
+        ``listed`` is what a caller that has just listed the Secrets saw (None: no Secret): the first
+        attempt then writes at once, without reading, so a refresh costs one request. On a 409 (a
+        concurrent writer) read again and retry, up to ``max_attempts`` times.
         """
         name = secret_name(installation_id)
         where = f"Secret {self.namespace}/{name}"
-        for _attempt in range(self.max_attempts):
-            existing = self._read(name)
+        for attempt in range(self.max_attempts):
+            if attempt == 0 and not isinstance(listed, _NotListed):
+                version = None if listed is None else listed.resource_version
+                existing = None if listed is None else {"metadata": {"resourceVersion": version}}
+            else:
+                existing = self._read(name)
             self._count()
             try:
                 if existing is None:

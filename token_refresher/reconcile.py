@@ -228,7 +228,10 @@ class Refresher:
                     "suspended")
             return Outcome(step, "suspended", minted=True)
         register_secret(token.token)
-        written = self.store.put(step.installation_id, token, step.org, step.account_type)
+        written = self.store.put(
+            step.installation_id, token, step.org, step.account_type,
+            listed=self._stored.get(step.installation_id),
+        )
         result = "created" if written == "created" else "refreshed"
         _change(f"token Secret {result}", step, result, expires_at=token.expires_at.isoformat())
         return Outcome(step, result, minted=True)

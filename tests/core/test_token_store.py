@@ -139,6 +139,33 @@ def test_conflict_is_reread_and_retried(core_v1: Any, namespace: str, exists: bo
     assert store.get(1).token == token(1).token, "the writer that saw the latest version wins"
 
 
+@pytest.mark.parametrize(
+    ("before", "stale", "expected", "requests"),
+    [
+        ("absent", False, "created", 1),
+        ("present", False, "updated", 1),
+        ("present", True, "updated", 3),
+        ("absent", True, "updated", 3),
+    ],
+    ids=["listed-absent", "listed-version", "listed-version-stale", "listed-absent-but-created-since"],
+)
+def test_put_after_a_list_writes_without_reading(
+    core_v1: Any, namespace: str, before: str, stale: bool, expected: str, requests: int
+) -> None:
+    """A caller that has just listed the Secrets passes what it saw: one write when nothing moved since,
+    and the usual read-and-retry when another writer got there first."""
+    store = TokenStore(core_v1, namespace)
+    if before == "present":
+        store.put(1, token(0), "o", "Organization")
+    listed = {s.installation_id: s for s in store.list()}.get(1)
+    if stale:
+        TokenStore(core_v1, namespace).put(1, token(9), "o", "Organization")
+    store.request_count = 0
+    assert store.put(1, token(1), "o", "Organization", listed=listed) == expected
+    assert store.request_count == requests
+    assert store.get(1).token == token(1).token
+
+
 def test_conflicts_that_never_end_raise(core_v1: Any, namespace: str) -> None:
     class AlwaysRacing(ConcurrentWriterApi):
         def read_namespaced_secret(self, *args: Any, **kwargs: Any) -> Any:
