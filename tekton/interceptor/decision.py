@@ -26,6 +26,7 @@ FAILED_PRECONDITION = 9
 UNAUTHENTICATED = 16
 
 INSTALL, UNINSTALL, SYNC, DRY_RUN = "install", "uninstall", "sync", "dry-run"
+ACTIONS = frozenset({INSTALL, UNINSTALL, SYNC, DRY_RUN})
 CHECK_RUN_ACTIONS = {"peribolos/sync": SYNC, "peribolos/dry-run": DRY_RUN}
 """Check run names the report step gives its check runs; a rerequest of one of them runs it again."""
 
@@ -64,10 +65,14 @@ class Config:
     """Lower-case org logins served; ``None`` serves every org that installs the App."""
     app_id: int | None = None
     """When set, a rerequested check run must belong to this GitHub App to count as ours."""
+    actions: frozenset[str] | None = None
+    """The actions the calling Trigger handles (its ``actions`` param); ``None`` lets every action through.
+    The EventListener has one Trigger per action, so each must stop the events of the others."""
 
     def with_params(self, params: Mapping[str, Any]) -> Config:
-        """Apply a Trigger's ``interceptor_params`` (``config_repo``, ``config_path``: non-empty strings)."""
-        changes: dict[str, str] = {}
+        """Apply a Trigger's ``interceptor_params``: ``config_repo``, ``config_path`` (non-empty strings)
+        and ``actions`` (a non-empty list of action names)."""
+        changes: dict[str, Any] = {}
         for key in ("config_repo", "config_path"):
             value = params.get(key)
             if value is None:
@@ -75,6 +80,17 @@ class Config:
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"interceptor_params.{key} must be a non-empty string")
             changes[key] = value.strip()
+        actions = params.get("actions")
+        if actions is not None:
+            if (
+                not isinstance(actions, list)
+                or not actions
+                or not all(isinstance(a, str) and a in ACTIONS for a in actions)
+            ):
+                raise ValueError(
+                    f"interceptor_params.actions must be a non-empty list of {', '.join(sorted(ACTIONS))}"
+                )
+            changes["actions"] = frozenset(actions)
         return replace(self, **changes) if changes else self
 
 
@@ -123,6 +139,10 @@ def decide(event: str, payload: Any, config: Config, delivery_id: str = "") -> D
         return stop(INVALID_ARGUMENT, str(exc))
     except _Skip as exc:
         return stop(FAILED_PRECONDITION, str(exc))
+    if config.actions is not None and action not in config.actions:
+        handled = ", ".join(sorted(config.actions))
+        why = f"{event} means {action}, which this trigger does not handle ({handled})"
+        return stop(FAILED_PRECONDITION, why)
     values["action"] = action
     # GitHub's delivery ids are GUIDs; anything else is dropped rather than passed on to a TaskRun.
     values["delivery_id"] = delivery_id if _DELIVERY_ID.fullmatch(delivery_id) else ""

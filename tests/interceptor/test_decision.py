@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -545,8 +546,10 @@ def test_hostile_strings_are_cut_short_in_messages() -> None:
         ({}, Config()),
         ({"config_repo": "org-config"}, Config(config_repo="org-config")),
         ({"config_path": "orgs/peribolos.yaml", "other": 1}, Config(config_path="orgs/peribolos.yaml")),
+        ({"actions": ["sync"]}, Config(actions=frozenset({"sync"}))),
+        ({"actions": ["install", "uninstall"]}, Config(actions=frozenset({"install", "uninstall"}))),
     ],
-    ids=["none", "repo", "path"],
+    ids=["none", "repo", "path", "one-action", "two-actions"],
 )
 def test_interceptor_params_override_repo_and_path(params: dict[str, Any], expected: Config) -> None:
     assert Config().with_params(params) == expected
@@ -554,8 +557,16 @@ def test_interceptor_params_override_repo_and_path(params: dict[str, Any], expec
 
 @pytest.mark.parametrize(
     "params",
-    [{"config_repo": 1}, {"config_path": ""}, {"config_repo": ["a"]}],
-    ids=["number", "empty", "list"],
+    [
+        {"config_repo": 1},
+        {"config_path": ""},
+        {"config_repo": ["a"]},
+        {"actions": "sync"},
+        {"actions": []},
+        {"actions": ["sync", "deploy"]},
+        {"actions": [1]},
+    ],
+    ids=["number", "empty", "list", "actions-string", "actions-empty", "actions-unknown", "actions-number"],
 )
 def test_bad_interceptor_params_are_refused(params: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="interceptor_params"):
@@ -573,3 +584,19 @@ def test_bad_interceptor_params_are_refused(params: dict[str, Any]) -> None:
 )
 def test_only_guid_delivery_ids_are_passed_on(delivery: str, kept: str) -> None:
     assert decide("push", config_push(), DEFAULT, delivery_id=delivery).extensions["delivery_id"] == kept
+
+
+@pytest.mark.parametrize(
+    ("actions", "proceeds"),
+    [(None, True), (frozenset({"sync"}), True), (frozenset({"sync", "dry-run"}), True),
+     (frozenset({"install"}), False), (frozenset({"dry-run"}), False)],
+    ids=["any", "sync", "sync-or-dry-run", "install-only", "dry-run-only"],
+)
+def test_a_trigger_only_proceeds_with_the_actions_it_handles(
+    actions: frozenset[str] | None, proceeds: bool
+) -> None:
+    decision = decide("push", config_push(), replace(DEFAULT, actions=actions))
+    assert decision.proceed is proceeds
+    if not proceeds:
+        assert decision.code == FAILED_PRECONDITION
+        assert "push means sync, which this trigger does not handle" in decision.reason
