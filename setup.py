@@ -13,7 +13,8 @@ setup(
     include_package_data=True,
     package_data={"generator": ["templates/*", "templates/**/*", "*.yaml", "*.json"]},
     install_requires=[
-        # kubernetes 35.x: the last major before the pydantic-model rewrite (37.x); the store wraps its errors.
+        # kubernetes 35.x: the last major before the pydantic-model rewrite (37.x);
+        # peribolos_core.kube wraps its errors.
         "kubernetes>=35.0,<36",
         "PyJWT>=2.8,<3",
         "cryptography>=42",
