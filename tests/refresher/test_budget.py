@@ -7,22 +7,8 @@ import time
 
 import pytest
 
+from tests.fakes.clock import FakeClock
 from token_refresher.budget import MintBudget, peak_per_window
-
-
-class FakeClock:
-    """A clock that only moves when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def budget(per_minute: int, clock: FakeClock, margin: float = 0.0) -> MintBudget:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from peribolos_core.token_store import TokenStore
+from tests.fakes.clock import FakeClock
 from tests.fakes.github import FakeGitHub
 from token_refresher.budget import MintBudget
 from token_refresher.reconcile import Refresher
@@ -169,21 +170,6 @@ def test_dry_run_mints_and_writes_nothing_and_says_what_would_change(github, sto
     assert summary.counts["created"] == 5 and summary.dry_run
 
 
-class StepClock:
-    """The budget's clock: moves only when the budget sleeps, so a minute passes instantly."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def test_budget_leaves_exactly_the_latest_expiring_and_says_so(github, store, seed, make_refresher,
                                                                caplog) -> None:
     expiries = {1: 30, 2: 3, 3: 44, 4: -2, 5: 20, 6: 10}
@@ -191,7 +177,7 @@ def test_budget_leaves_exactly_the_latest_expiring_and_says_so(github, store, se
         github.add_installation(i, f"org-{i}")
         seed(i, timedelta(minutes=minutes))
     github.add_installation(7, "org-7")  # no Secret: first in line
-    clock = StepClock()
+    clock = FakeClock(now=0.0)
     caplog.set_level(logging.INFO, logger="peribolos.refresher")
     # 2 a minute for 90 s: slots at 0 s, 0 s, 61 s, 61 s -> 4 mints, the 3 expiring last are left
     budget = MintBudget(2, clock=clock, sleep=clock.sleep)
