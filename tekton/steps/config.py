@@ -6,8 +6,6 @@ Checking here gives the TaskRun (and the dry-run check run) one clear line ("not
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,8 @@ import yaml
 
 from peribolos_core.errors import PeribolosError
 from peribolos_core.github import GitHubInstallationClient
+
+from .files import write_atomically
 
 
 class InvalidConfig(PeribolosError):
@@ -54,14 +54,5 @@ def fetch_config(
     """Fetch ``path`` of ``repo`` at ``revision``, check it, write it to ``output``; returns its size."""
     content = client.get_file(repo, path, revision)
     check_config(content, f"{path} in {repo} at {revision[:12]}", org)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=".config-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(output, content, 0o644)
     return len(content)

@@ -8,8 +8,6 @@ reprs, and the token file is written with mode 0600.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +17,8 @@ from peribolos_core.errors import InstallationSuspended
 from peribolos_core.github import GitHubApp, InstallationToken
 from peribolos_core.token_secret import secret_name
 from peribolos_core.token_store import TokenStore
+
+from .files import write_atomically
 
 log = logging.getLogger("peribolos.step")
 
@@ -87,16 +87,7 @@ def _mint(app: GitHubApp, store: TokenStore, installation_id: int) -> Installati
 
 def write_token_file(path: Path, token: str) -> None:
     """Write ``token`` to ``path`` with mode 0600, atomically (a reader never sees half a token)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".token-")  # mkstemp creates it 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(token)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, token.encode("utf-8"), 0o600)
 
 
 def describe(outcome: TokenOutcome, now: datetime) -> dict[str, object]:
