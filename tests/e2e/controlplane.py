@@ -8,6 +8,7 @@ manager, scheduler or kubelet: nothing runs Pods, and a deleted namespace stays 
 
 from __future__ import annotations
 
+import ctypes
 import datetime
 import hashlib
 import ipaddress
@@ -207,6 +208,16 @@ class CertificateAuthority:
 # --------------------------------------------------------------------------------------------- processes
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGKILL when the process that started us dies (Linux), so a
+    crashed or killed test run leaves no etcd, API server or sink behind holding ports."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class Process:
     """A child process whose output goes to a log file; stopped with SIGTERM, then SIGKILL."""
@@ -215,6 +226,8 @@ class Process:
     args: list[str]
     log: Path
     env: Mapping[str, str] | None = None
+    stop_timeout: float = 10.0
+    """Seconds between SIGTERM and SIGKILL."""
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Process:
@@ -229,6 +242,7 @@ class Process:
                 stdin=subprocess.DEVNULL,
                 env=dict(self.env) if self.env is not None else None,
                 start_new_session=True,  # a Ctrl-C on pytest reaches us, not the children directly
+                preexec_fn=_die_with_parent,
             )
         return self
 
@@ -248,16 +262,16 @@ class Process:
                 f"{self.name} exited with code {self.popen.returncode}; log {self.log}:\n{self.tail()}"
             )
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self) -> None:
         if not self.running:
             return
         assert self.popen is not None
         self.popen.send_signal(signal.SIGTERM)
         try:
-            self.popen.wait(timeout)
+            self.popen.wait(self.stop_timeout)
         except subprocess.TimeoutExpired:
             self.popen.kill()
-            self.popen.wait(timeout)
+            self.popen.wait(10)
 
 
 def wait_until(
@@ -302,6 +316,8 @@ class ControlPlane:
     authority: CertificateAuthority | None = None
     processes: list[Process] = field(default_factory=list)
     startup_seconds: dict[str, float] = field(default_factory=dict)
+    admin_ssl: ssl.SSLContext | None = None
+    """TLS context trusting the CA and presenting the admin client certificate (for raw HTTPS calls)."""
     _dynamic: Any = None
 
     @property

@@ -96,6 +96,7 @@ def start_sink(
         ],
         log,
         env=env,
+        stop_timeout=2.0,  # it drains for 10 s after SIGTERM; nothing here needs that
     ).start()
     sink = Sink(process, port)
     wait_until(
