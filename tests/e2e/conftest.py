@@ -43,3 +43,27 @@ def stack(
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_with_github_interceptor(
+    stack: Stack,
+    app_key: rsa.RSAPrivateKey,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """A second EventListener, rendered with ``eventListener.githubInterceptor=true`` in its own
+    namespace: Triggers' core GitHub interceptor checks the signature and event type before ours."""
+    github_stack = start_stack(
+        stack.plane,
+        stack.github,
+        APP_ID,
+        app_key,
+        tmp_path_factory.mktemp("stack-gh"),
+        namespace="peribolos-gh",
+        github_interceptor=True,
+        share_with=stack,
+    )
+    try:
+        yield github_stack
+    finally:
+        github_stack.stop()

@@ -78,25 +78,33 @@ def start_stack(
     app_id: str,
     app_key: rsa.RSAPrivateKey,
     workdir: Path,
-    extra_values: dict[str, str] | None = None,
+    *,
+    namespace: str = NAMESPACE,
+    github_interceptor: bool = False,
+    share_with: Stack | None = None,
 ) -> Stack:
+    """Render with ``namespace`` and ``eventListener.githubInterceptor``, apply, start what runs.
+
+    The first stack on a control plane starts Triggers' core interceptors and ``peribolos-interceptor``;
+    a stack made with ``share_with`` renders the ClusterInterceptor with the same URL and reuses them and
+    their webhook secret, and starts only its own EventListener sink.
+    """
     from kubernetes import client
 
     workdir.mkdir(parents=True, exist_ok=True)
-    interceptor_port = free_port()
+    interceptor_port = share_with.interceptor.port if share_with else free_port()
     docs = render_manifests(
         workdir / "manifests",
         {
-            "namespace": NAMESPACE,
+            "namespace": namespace,
             "interceptor.url": f"http://127.0.0.1:{interceptor_port}",
-            "eventListener.githubInterceptor": "false",
+            "eventListener.githubInterceptor": "true" if github_interceptor else "false",
             "github.apiUrl": github.api_url,
-            **(extra_values or {}),
         },
     )
     apply_in_order(plane, docs)
 
-    webhook_secret = secrets.token_hex(20).encode()
+    webhook_secret = share_with.webhook_secret if share_with else secrets.token_hex(20).encode()
     key_pem = app_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
@@ -108,31 +116,34 @@ def start_stack(
         string_data={"app-id": app_id, "private-key.pem": key_pem, "webhook-secret": webhook_secret.decode()},
     )
     try:
-        core.create_namespaced_secret(NAMESPACE, body)
+        core.create_namespaced_secret(namespace, body)
     except client.exceptions.ApiException as exc:
         if exc.status != 409:
             raise
-        core.replace_namespaced_secret("peribolos-github-app", NAMESPACE, body)
-    secret_file = workdir / "webhook-secret"
-    secret_file.write_bytes(webhook_secret + b"\n")
-    secret_file.chmod(0o600)
+        core.replace_namespaced_secret("peribolos-github-app", namespace, body)
 
     processes: list[Process] = []
     try:
-        processes.append(start_core_interceptors(plane, plane.log_dir / "core-interceptors.log"))
-        interceptor = start_interceptor(
-            secret_file,
-            plane.log_dir / "peribolos-interceptor.log",
-            port=interceptor_port,
-            extra_args=[f"--app-id={app_id}"],
-        )
-        processes.append(interceptor.process)
+        if share_with is None:
+            secret_file = workdir / "webhook-secret"
+            secret_file.write_bytes(webhook_secret + b"\n")
+            secret_file.chmod(0o600)
+            processes.append(start_core_interceptors(plane, plane.log_dir / "core-interceptors.log"))
+            interceptor = start_interceptor(
+                secret_file,
+                plane.log_dir / "peribolos-interceptor.log",
+                port=interceptor_port,
+                extra_args=[f"--app-id={app_id}"],
+            )
+            processes.append(interceptor.process)
+        else:
+            interceptor = share_with.interceptor
         sink = start_sink(
             plane.tools,
-            plane.service_account_kubeconfig(NAMESPACE, "peribolos-eventlistener"),
+            plane.service_account_kubeconfig(namespace, "peribolos-eventlistener"),
             EVENTLISTENER,
-            NAMESPACE,
-            plane.log_dir / "eventlistenersink.log",
+            namespace,
+            plane.log_dir / f"eventlistenersink-{namespace}.log",
             processes=plane.processes,
         )
         processes.append(sink.process)
@@ -141,4 +152,4 @@ def start_stack(
             proc.stop()
         raise
     plane.processes.extend(processes)  # their logs show up in failure reports
-    return Stack(plane, github, sink, interceptor, webhook_secret, NAMESPACE, workdir, docs, processes)
+    return Stack(plane, github, sink, interceptor, webhook_secret, namespace, workdir, docs, processes)
