@@ -15,7 +15,6 @@ from generator.values import Values, load_values
 
 HERE = Path(__file__).parent
 VALUES_DIR = HERE / "values"
-GOLDEN_DIR = HERE / "golden"
 # "defaults" renders with no values file; the others are the non-default cases under values/.
 CASES = ["defaults", *sorted(p.stem for p in VALUES_DIR.glob("*.yaml"))]
 

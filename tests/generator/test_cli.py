@@ -58,6 +58,7 @@ def test_values_docs_cover_every_top_level_key_and_match_the_committed_file() ->
 
 
 def test_committed_deploy_matches_the_default_render(tmp_path: Path) -> None:
+    """deploy/ is the golden render of the defaults: any change to the manifests shows up in review."""
     CliRunner().invoke(main, ["render", "--output-dir", str(tmp_path)])
     deploy = REPO / "deploy"
     assert sorted(p.name for p in deploy.glob("*.yaml")) == sorted(p.name for p in tmp_path.glob("*.yaml"))
