@@ -118,7 +118,7 @@ def poll_created(stack: Stack, delivery: str, timeout: float) -> float | None:
             conn.request("GET", path)
             body = conn.getresponse().read()
             now = time.perf_counter()
-            for item in json.loads(body)["items"]:
+            for item in json.loads(body).get("items", []):  # a 429 Status while the cache warms
                 if (item["metadata"].get("annotations") or {}).get("peribolos.dev/delivery-id") == delivery:
                     return now
             time.sleep(0.005)
@@ -127,14 +127,14 @@ def poll_created(stack: Stack, delivery: str, timeout: float) -> float | None:
     return None
 
 
-def run(events: int, workdir: Path) -> dict[str, Any]:
+def run(events: int, workdir: Path, sink_env: dict[str, str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     plane = start_control_plane(workdir / "plane")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     github = FakeGitHub(APP_ID, key.public_key()).start()
     github.add_installation(INSTALLATION_ID, ORG)
     try:
-        stack = start_stack(plane, github, APP_ID, key, workdir / "stack")
+        stack = start_stack(plane, github, APP_ID, key, workdir / "stack", sink_env=sink_env)
         startup = time.perf_counter() - t0
         watcher = TaskRunWatcher(stack)
         watcher.start()
@@ -173,30 +173,42 @@ def run(events: int, workdir: Path) -> dict[str, Any]:
         plane.stop()
 
 
-def main() -> int:
-    events = int(os.environ.get("BENCH_E2E_EVENTS", "200"))
-    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-        result = run(events, Path(tmp))
+CONFIGS = [
+    ("as rendered (the sink's client-go defaults: QPS 5, burst 10)", None),
+    ("sink with KUBE_API_QPS=50 KUBE_API_BURST=100", {"KUBE_API_QPS": "50", "KUBE_API_BURST": "100"}),
+]
+"""The sink's Kubernetes client is rate-limited (knative reads KUBE_API_QPS/KUBE_API_BURST; 0 = client-go's
+5/10): at one TaskRun create per event that limit, not the engine, sets the pace once the burst is spent."""
+
+
+def report(name: str, result: dict[str, Any], events: int) -> bool:
     lat = [v * 1000 for v in result["latencies"]]
     ans = [v * 1000 for v in result["answers"]]
-    print(
-        f"stack start-up (etcd, apiserver, CRDs, manifests, interceptor, sink): {result['startup_s']:.1f} s"
-    )
-    if not lat:
-        print(f"no TaskRun seen for any of {events} events (lost {result['lost']})")
-        return 1
     watch = [v * 1000 for v in result["watched"]]
     print(
-        f"webhook -> TaskRun created (seen by LIST), {len(lat)} sequential push events,"
-        f" lost {result['lost']}:"
+        f"-- {name}; stack start-up (etcd, apiserver, CRDs, manifests, interceptors, sink)"
+        f" {result['startup_s']:.1f} s"
     )
+    if not lat:
+        print(f"   no TaskRun seen for any of {events} events (lost {result['lost']})")
+        return False
     print(
-        f"  p50 {percentile(lat, 50):.1f} ms  p90 {percentile(lat, 90):.1f} ms"
+        f"   webhook -> TaskRun created (seen by LIST), {len(lat)} sequential push events,"
+        f" lost {result['lost']}: p50 {percentile(lat, 50):.1f} ms  p90 {percentile(lat, 90):.1f} ms"
         f"  p99 {percentile(lat, 99):.1f} ms  max {max(lat):.1f} ms  mean {statistics.fmean(lat):.1f} ms"
     )
     print(
-        f"webhook -> ADDED event on a TaskRun watch: p50 {percentile(watch, 50):.1f} ms"
-        f"  p99 {percentile(watch, 99):.1f} ms (what a controller watching TaskRuns would see)"
+        f"   webhook -> ADDED on a TaskRun watch: p50 {percentile(watch, 50):.1f} ms"
+        f"  p99 {percentile(watch, 99):.1f} ms;  sink's 202: p50 {percentile(ans, 50):.1f} ms"
+        f"  p99 {percentile(ans, 99):.1f} ms"
     )
-    print(f"sink 202 answer: p50 {percentile(ans, 50):.1f} ms  p99 {percentile(ans, 99):.1f} ms")
-    return 0 if result["lost"] == 0 else 1
+    return result["lost"] == 0
+
+
+def main() -> int:
+    events = int(os.environ.get("BENCH_E2E_EVENTS", "200"))
+    ok = True
+    for name, sink_env in CONFIGS:
+        with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+            ok &= report(name, run(events, Path(tmp), sink_env), events)
+    return 0 if ok else 1

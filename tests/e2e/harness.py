@@ -60,12 +60,14 @@ def start_sink(
     log: Path,
     *,
     processes: Iterable[Process] = (),
+    extra_env: Mapping[str, str] | None = None,
     timeout: float = 60,
 ) -> Sink:
     """Start the sink for EventListener ``el_namespace/el_name`` with ``kubeconfig``'s identity.
 
     The arguments and environment are those Triggers' reconciler gives the EventListener Pod
-    (pkg/reconciler/eventlistener/resources), with the ports moved to free loopback ones.
+    (pkg/reconciler/eventlistener/resources), with the ports moved to free loopback ones; ``extra_env``
+    is what the reconciler appends from the EventListener's ``kubernetesResource`` container env.
     """
     port = free_port()
     env = {
@@ -82,6 +84,7 @@ def start_sink(
         "METRICS_DOMAIN": "tekton.dev/triggers",
         "CONFIG_OBSERVABILITY_NAME": "config-observability-triggers",
         "CONFIG_LOGGING_NAME": "config-logging-triggers",
+        **(extra_env or {}),
     }
     process = Process(
         "eventlistenersink",
@@ -214,6 +217,14 @@ class Interceptor:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def eventlistener_env(eventlistener: Mapping[str, Any]) -> dict[str, str]:
+    """The plain ``value`` env of an EventListener's ``resources.kubernetesResource`` container, which
+    Triggers' reconciler appends to the sink container's env."""
+    spec = eventlistener.get("spec", {}).get("resources", {}).get("kubernetesResource", {}).get("spec", {})
+    containers = spec.get("template", {}).get("spec", {}).get("containers") or [{}]
+    return {e["name"]: str(e["value"]) for e in containers[0].get("env", []) if "value" in e}
 
 
 def console_script(name: str) -> str:

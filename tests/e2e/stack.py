@@ -23,6 +23,7 @@ from tests.e2e.harness import (
     Interceptor,
     Sink,
     console_script,
+    eventlistener_env,
     start_core_interceptors,
     start_interceptor,
     start_sink,
@@ -66,6 +67,13 @@ def render_manifests(output_dir: Path, sets: dict[str, str]) -> list[dict[str, A
     return docs
 
 
+def _eventlistener(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (eventlistener,) = [
+        d for d in docs if d["kind"] == "EventListener" and d["metadata"]["name"] == EVENTLISTENER
+    ]
+    return eventlistener
+
+
 def apply_in_order(plane: ControlPlane, docs: list[dict[str, Any]]) -> None:
     """Namespaces first, then the rest (server-side apply: the API server validates every object)."""
     plane.apply([d for d in docs if d["kind"] == "Namespace"])
@@ -82,12 +90,14 @@ def start_stack(
     namespace: str = NAMESPACE,
     github_interceptor: bool = False,
     share_with: Stack | None = None,
+    sink_env: dict[str, str] | None = None,
 ) -> Stack:
     """Render with ``namespace`` and ``eventListener.githubInterceptor``, apply, start what runs.
 
     The first stack on a control plane starts Triggers' core interceptors and ``peribolos-interceptor``;
     a stack made with ``share_with`` renders the ClusterInterceptor with the same URL and reuses them and
-    their webhook secret, and starts only its own EventListener sink.
+    their webhook secret, and starts only its own EventListener sink. ``sink_env`` is added to the
+    sink's environment after the EventListener's own container env.
     """
     from kubernetes import client
 
@@ -145,6 +155,7 @@ def start_stack(
             namespace,
             plane.log_dir / f"eventlistenersink-{namespace}.log",
             processes=plane.processes,
+            extra_env={**eventlistener_env(_eventlistener(docs)), **(sink_env or {})},
         )
         processes.append(sink.process)
     except BaseException:
