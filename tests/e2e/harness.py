@@ -373,6 +373,11 @@ class StepResult:
     argv: list[str]
 
 
+def step_exit_code_path(workdir: Path, step_name: str) -> Path:
+    """The local stand-in for ``/tekton/steps/step-NAME/exitCode`` of a step run by :func:`run_task_step`."""
+    return workdir / "tekton" / "steps" / f"step-{step_name}" / "exitCode"
+
+
 def run_task_step(
     plane: ControlPlane,
     taskrun: Mapping[str, Any],
@@ -411,6 +416,10 @@ def run_task_step(
     }
     steps = {s["name"]: s for s in spec["steps"]}
     step = steps[step_name]
+    for name in steps:  # $(steps.step-NAME.exitCode.path): where Tekton's entrypoint writes exit codes
+        exit_code = step_exit_code_path(workdir, name)
+        exit_code.parent.mkdir(parents=True, exist_ok=True)
+        context[f"steps.step-{name}.exitCode.path"] = str(exit_code)
 
     # Volumes: secret -> files, emptyDir -> folders; mounts map mountPath -> local folder.
     volume_dirs: dict[str, Path] = {}

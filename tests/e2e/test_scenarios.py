@@ -31,12 +31,16 @@ from tests.e2e.harness import (
     list_taskruns,
     post_webhook,
     run_task_step,
+    step_exit_code_path,
     taskrun_params,
     wait_for_taskruns,
 )
 from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
+
+CONFIG = b"orgs:\n  octo-org:\n    admins: [alice, bob]\n    members: [carol]\n"
+"""The peribolos.yaml the fake GitHub serves at the pushed or PR head SHA."""
 
 
 def _delivered(stack: Stack, event: str, payload: dict[str, Any], **kw: Any) -> str:
@@ -72,6 +76,11 @@ def _read_secret(stack: Stack, installation_id: int) -> Any:
         if exc.status == 404:
             return None
         raise
+
+
+def _run_step_in(stack: Stack, taskrun: dict[str, Any], step: str, pod: Path) -> None:
+    result = run_task_step(stack.plane, taskrun, step, pod)
+    assert result.returncode == 0, f"{' '.join(result.argv)} exited {result.returncode}:\n{result.stderr}"
 
 
 def _run_step(stack: Stack, taskrun: dict[str, Any], step: str, tmp_path: Path) -> None:
@@ -138,8 +147,10 @@ def _refresh_tokens(stack: Stack, tmp_path: Path, min_valid: str) -> None:
     assert done.returncode == 0, f"peribolos-refresh-tokens exited {done.returncode}:\n{done.stderr}"
 
 
-def test_push_to_config_repo_default_branch_makes_a_sync_taskrun(stack: Stack) -> None:
-    payload = payloads.push(INSTALLATION_ID, ORG)
+def test_push_to_config_repo_default_branch_makes_a_sync_taskrun(stack: Stack, tmp_path: Path) -> None:
+    """push -> peribolos-sync TaskRun; its ensure-token and fetch-config steps, run with its params and
+    sharing the Task's emptyDir volumes, leave the token and the config at the pushed SHA for peribolos."""
+    payload = payloads.push(INSTALLATION_ID, ORG, after=payloads.sha(str(uuid.uuid4())))
     taskrun = _taskrun_for(stack, _delivered(stack, "push", payload), "peribolos-sync")
     assert taskrun_params(taskrun) == {
         "installation_id": str(INSTALLATION_ID),
@@ -152,14 +163,42 @@ def test_push_to_config_repo_default_branch_makes_a_sync_taskrun(stack: Stack) -
     assert taskrun["metadata"]["annotations"]["peribolos.dev/token-secret"] == secret_name(INSTALLATION_ID)
     assert taskrun["metadata"]["labels"]["peribolos.dev/action"] == "sync"
 
+    stack.github.add_file(f"{ORG}/.github", payload["after"], "peribolos.yaml", CONFIG)
+    pod = tmp_path / "pod"  # one folder: the steps share the Task's volumes, as in one Pod
+    for step in ("ensure-token", "fetch-config"):
+        _run_step_in(stack, taskrun, step, pod)
+    token_file = pod / "volumes" / "token" / "token"
+    assert stack.github.token_is_valid(token_file.read_text().strip())
+    assert token_file.stat().st_mode & 0o077 == 0
+    assert (pod / "volumes" / "config" / "peribolos.yaml").read_bytes() == CONFIG
+    assert _read_secret(stack, INSTALLATION_ID) is not None  # ensure-token stored what it minted
 
-def test_pull_request_makes_a_dry_run_taskrun(stack: Stack) -> None:
-    payload = payloads.pull_request(INSTALLATION_ID, ORG)
+
+@pytest.mark.parametrize(
+    ("peribolos_exit_code", "conclusion"),
+    [pytest.param(0, "success", id="dry-run-passes"), pytest.param(1, "failure", id="dry-run-fails")],
+)
+def test_pull_request_makes_a_dry_run_taskrun(
+    stack: Stack, tmp_path: Path, peribolos_exit_code: int, conclusion: str
+) -> None:
+    """pull_request -> peribolos-dry-run TaskRun at the head SHA; its steps around peribolos (which cannot
+    run here: its exit code is written where Tekton's entrypoint would) report the check run on the PR."""
+    head = payloads.sha(str(uuid.uuid4()))
+    payload = payloads.pull_request(INSTALLATION_ID, ORG, head_sha=head)
     taskrun = _taskrun_for(stack, _delivered(stack, "pull_request", payload), "peribolos-dry-run")
     params = taskrun_params(taskrun)
-    assert params["revision"] == payload["pull_request"]["head"]["sha"]
+    assert params["revision"] == head
     assert params["repo"] == f"{ORG}/.github"
     assert params["ref"] == f"refs/pull/{payload['number']}/head"
+
+    stack.github.add_file(f"{ORG}/.github", head, "peribolos.yaml", CONFIG)
+    pod = tmp_path / "pod"
+    for step in ("ensure-token", "fetch-config"):
+        _run_step_in(stack, taskrun, step, pod)
+    step_exit_code_path(pod, "peribolos").write_text(str(peribolos_exit_code))
+    _run_step_in(stack, taskrun, "report", pod)
+    (check_run,) = [c for c in stack.github.check_runs if c.get("head_sha") == head]
+    assert (check_run["name"], check_run["conclusion"]) == ("peribolos/dry-run", conclusion)
 
 
 BAD_SIGNATURE = "sha256=" + "0" * 64
