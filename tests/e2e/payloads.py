@@ -92,3 +92,32 @@ def pull_request(
 
 def ping() -> dict[str, Any]:
     return copy.deepcopy(load_payload("ping", "with-app_id"))
+
+
+def installation_repositories(action: str, installation_id: int, org: str) -> dict[str, Any]:
+    """installation_repositories.added (or removed) for organisation ``org``."""
+    payload = copy.deepcopy(load_payload("installation_repositories", "added"))
+    payload["action"] = action
+    payload["installation"]["id"] = installation_id
+    payload["installation"]["account"].update({"login": org, "type": "Organization"})
+    return payload
+
+
+def check_run_rerequested(
+    installation_id: int,
+    org: str,
+    *,
+    name: str,
+    app_id: int,
+    head_sha: str | None = None,
+    pull: int | None = None,
+) -> dict[str, Any]:
+    """check_run.rerequested of check run ``name`` on ``org/.github`` (main), made by App ``app_id``."""
+    payload = copy.deepcopy(load_payload("check_run", "rerequested.with-organization"))
+    _with_org_repo(payload, installation_id, org, ".github", "main")
+    check_run = payload["check_run"]
+    check_run.update({"name": name, "head_sha": head_sha or sha(f"{org} check run {name}")})
+    check_run["app"]["id"] = app_id
+    check_run["check_suite"]["head_branch"] = "main" if pull is None else "feature"
+    check_run["pull_requests"] = [] if pull is None else [{"number": pull, "id": pull, "url": ""}]
+    return payload

@@ -36,6 +36,7 @@ from tests.e2e.harness import (
     wait_for_taskruns,
 )
 from tests.e2e.stack import Stack
+from tests.fakes.fixtures import APP_ID
 
 pytestmark = pytest.mark.e2e
 
@@ -231,6 +232,12 @@ BAD_SIGNATURE = "sha256=" + "0" * 64
             None,
             id="pull-request-to-other-branch",
         ),
+        pytest.param(
+            "check_run",
+            lambda: payloads.check_run_rerequested(INSTALLATION_ID, ORG, name="peribolos/sync", app_id=999),
+            None,
+            id="check-run-of-another-app",
+        ),
     ],
 )
 def test_events_peribolos_ignores_make_no_taskrun(
@@ -276,6 +283,28 @@ def test_events_peribolos_ignores_make_no_taskrun(
             lambda: payloads.pull_request(INSTALLATION_ID, ORG),
             "peribolos-dry-run",
             id="pull-request",
+        ),
+        pytest.param(
+            "installation_repositories",
+            lambda: payloads.installation_repositories("added", OTHER_INSTALLATION_ID, OTHER_ORG),
+            "peribolos-install",
+            id="repositories-added-re-mints",
+        ),
+        pytest.param(
+            "check_run",
+            lambda: payloads.check_run_rerequested(
+                INSTALLATION_ID, ORG, name="peribolos/sync", app_id=int(APP_ID)
+            ),
+            "peribolos-sync",
+            id="check-run-sync-rerequested",
+        ),
+        pytest.param(
+            "check_run",
+            lambda: payloads.check_run_rerequested(
+                INSTALLATION_ID, ORG, name="peribolos/dry-run", app_id=int(APP_ID), pull=7
+            ),
+            "peribolos-dry-run",
+            id="check-run-dry-run-rerequested",
         ),
     ],
 )
