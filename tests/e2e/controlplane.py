@@ -319,6 +319,7 @@ class ControlPlane:
     admin_ssl: ssl.SSLContext | None = None
     """TLS context trusting the CA and presenting the admin client certificate (for raw HTTPS calls)."""
     _dynamic: Any = None
+    _admin_client: Any = None
 
     @property
     def log_dir(self) -> Path:
@@ -445,10 +446,15 @@ class ControlPlane:
         return path
 
     def api_client(self, kubeconfig: Path | None = None) -> Any:
-        """A kubernetes ApiClient for ``kubeconfig`` (admin by default)."""
+        """A kubernetes ApiClient for ``kubeconfig``; the admin's (the default) is made once and shared,
+        so polling loops reuse its connections."""
         from kubernetes import config
 
-        return config.new_client_from_config(config_file=str(kubeconfig or self.kubeconfig))
+        if kubeconfig is not None:
+            return config.new_client_from_config(config_file=str(kubeconfig))
+        if self._admin_client is None:
+            self._admin_client = config.new_client_from_config(config_file=str(self.kubeconfig))
+        return self._admin_client
 
     def service_account_kubeconfig(self, namespace: str, name: str, hours: int = 2) -> Path:
         """A kubeconfig holding a TokenRequest token of ServiceAccount ``namespace/name``.
