@@ -401,7 +401,6 @@ def run_task_step(
     workdir.mkdir(parents=True, exist_ok=True)
     namespace = taskrun["metadata"]["namespace"]
     custom = client.CustomObjectsApi(plane.api_client())
-    core = client.CoreV1Api(plane.api_client())
     task_name = taskrun["spec"]["taskRef"]["name"]
     task = custom.get_namespaced_custom_object("tekton.dev", "v1", namespace, "tasks", task_name)
     spec = task["spec"]
@@ -421,13 +420,76 @@ def run_task_step(
         exit_code.parent.mkdir(parents=True, exist_ok=True)
         context[f"steps.step-{name}.exitCode.path"] = str(exit_code)
 
-    # Volumes: secret -> files, emptyDir -> folders; mounts map mountPath -> local folder.
+    return run_container(
+        plane,
+        namespace,
+        step,
+        workdir,
+        template=spec.get("stepTemplate", {}),
+        volumes=spec.get("volumes", []),
+        service_account=taskrun["spec"].get("serviceAccountName", "default"),
+        params=params,
+        context=context,
+        extra_env=extra_env,
+        timeout=timeout,
+    )
+
+
+def run_cronjob(
+    plane: ControlPlane, namespace: str, name: str, workdir: Path, *, timeout: float = 120
+) -> StepResult:
+    """Run the first container of CronJob ``namespace/name`` (as stored in the API server) once, as a
+    Job's Pod would: its env, volumes and ServiceAccount (see :func:`run_container`)."""
+    from kubernetes import client
+
+    cronjob = client.BatchV1Api(plane.api_client()).read_namespaced_cron_job(name, namespace)
+    pod = plane.api_client().sanitize_for_serialization(cronjob.spec.job_template.spec.template.spec)
+    return run_container(
+        plane,
+        namespace,
+        pod["containers"][0],
+        workdir,
+        template={},
+        volumes=pod.get("volumes", []),
+        service_account=pod.get("serviceAccountName", "default"),
+        params={},
+        context={},
+        timeout=timeout,
+    )
+
+
+def run_container(
+    plane: ControlPlane,
+    namespace: str,
+    container: Mapping[str, Any],
+    workdir: Path,
+    *,
+    template: Mapping[str, Any],
+    volumes: Iterable[Mapping[str, Any]],
+    service_account: str,
+    params: Mapping[str, str],
+    context: Mapping[str, str],
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+) -> StepResult:
+    """Run a container spec (a Tekton step or a Pod's container) as a local process.
+
+    Secret volumes are written to files and ``emptyDir`` volumes made folders under ``workdir/volumes``;
+    every ``mountPath`` that appears in an env value or an argument is mapped there. ``template`` is a
+    Tekton stepTemplate (its env and mounts go under the container's). The identity is a TokenRequest
+    kubeconfig of ``service_account``. The command must be one of this checkout's console scripts.
+    """
+    from kubernetes import client
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    core = client.CoreV1Api(plane.api_client())
     volume_dirs: dict[str, Path] = {}
-    for volume in spec.get("volumes", []):
+    for volume in volumes:
         local = workdir / "volumes" / volume["name"]
         local.mkdir(parents=True, exist_ok=True)
         if "secret" in volume:
-            secret = core.read_namespaced_secret(volume["secret"]["secretName"], namespace)
+            secret_name = volume["secret"].get("secretName")
+            secret = core.read_namespaced_secret(secret_name, namespace)
             data = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
             items = volume["secret"].get("items") or [{"key": k, "path": k} for k in data]
             for item in items:
@@ -436,10 +498,9 @@ def run_task_step(
                 target.write_bytes(data[item["key"]])
                 target.chmod(0o600)
         volume_dirs[volume["name"]] = local
-    template = spec.get("stepTemplate", {})
     mounts = {
         m["mountPath"]: volume_dirs[m["name"]]
-        for m in [*template.get("volumeMounts", []), *step.get("volumeMounts", [])]
+        for m in [*template.get("volumeMounts", []), *container.get("volumeMounts", [])]
     }
 
     def local_path(text: str) -> str:
@@ -448,13 +509,12 @@ def run_task_step(
                 return str(local) + text[len(mount_path.rstrip("/")) :]
         return text
 
-    sa_name = taskrun["spec"].get("serviceAccountName", "default")
     env: dict[str, str] = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": str(workdir),
-        "KUBECONFIG": str(plane.service_account_kubeconfig(namespace, sa_name)),
+        "KUBECONFIG": str(plane.service_account_kubeconfig(namespace, service_account)),
     }
-    for entry in [*template.get("env", []), *step.get("env", [])]:
+    for entry in [*template.get("env", []), *container.get("env", [])]:
         if "value" in entry:
             env[entry["name"]] = local_path(substitute(entry["value"], params, context))
             continue
@@ -467,12 +527,13 @@ def run_task_step(
             secret = core.read_namespaced_secret(ref["name"], namespace)
             env[entry["name"]] = base64.b64decode(secret.data[ref["key"]]).decode()
         else:
-            raise AssertionError(f"unsupported env source in step {step_name}: {source}")
+            raise AssertionError(f"unsupported env source in {container.get('name')}: {source}")
     env.update(extra_env or {})
     argv = [
-        local_path(substitute(a, params, context)) for a in [*step.get("command", []), *step.get("args", [])]
+        local_path(substitute(a, params, context))
+        for a in [*container.get("command", []), *container.get("args", [])]
     ]
-    assert argv, f"step {step_name} has no command"
+    assert argv, f"container {container.get('name')} has no command"
     argv[0] = console_script(argv[0])
     done = subprocess.run(
         argv, env=env, capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False

@@ -7,7 +7,6 @@ command with that TaskRun's params against the API server and the fake GitHub.
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from pathlib import Path
@@ -27,9 +26,9 @@ from tests.e2e.conftest import (
     OTHER_ORG_INSTALLATION_ID as OTHER_INSTALLATION_ID,
 )
 from tests.e2e.harness import (
-    console_script,
     list_taskruns,
     post_webhook,
+    run_cronjob,
     run_task_step,
     step_exit_code_path,
     taskrun_params,
@@ -106,7 +105,7 @@ def test_install_then_uninstall(stack: Stack, tmp_path: Path) -> None:
     assert stack.github.mint_count == mints + 1
     assert stack.github.token_is_valid(stored.token)
 
-    _refresh_tokens(stack, tmp_path, min_valid="45m")  # the fake's tokens live 30 min: re-minted
+    _refresh_tokens(stack, tmp_path)  # --min-valid 45m as rendered; the fake's tokens live 30 min: re-minted
     refreshed = parse_secret(
         stack.plane.api_client().sanitize_for_serialization(_read_secret(stack, INSTALLATION_ID))
     )
@@ -120,32 +119,11 @@ def test_install_then_uninstall(stack: Stack, tmp_path: Path) -> None:
     assert _read_secret(stack, INSTALLATION_ID) is None
 
 
-def _refresh_tokens(stack: Stack, tmp_path: Path, min_valid: str) -> None:
-    """Run the refresher as its CronJob would: the refresher ServiceAccount's identity and RBAC."""
-    import subprocess
-
-    key = tmp_path / "refresher-key.pem"
-    core = client.CoreV1Api(stack.plane.api_client())
-    app = core.read_namespaced_secret("peribolos-github-app", stack.namespace)
-    key.write_bytes(base64.b64decode(app.data["private-key.pem"]))
-    key.chmod(0o600)
-    kubeconfig = stack.plane.service_account_kubeconfig(stack.namespace, "peribolos-refresher")
-    done = subprocess.run(
-        [
-            console_script("peribolos-refresh-tokens"),
-            f"--app-id={base64.b64decode(app.data['app-id']).decode()}",
-            f"--private-key-file={key}",
-            f"--github-api-url={stack.github.api_url}",
-            f"--namespace={stack.namespace}",
-            f"--kubeconfig={kubeconfig}",
-            f"--min-valid={min_valid}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, f"peribolos-refresh-tokens exited {done.returncode}:\n{done.stderr}"
+def _refresh_tokens(stack: Stack, tmp_path: Path) -> None:
+    """Run the rendered CronJob's container once, as its Job's Pod would (its env, the App key volume,
+    the refresher ServiceAccount's identity and RBAC)."""
+    result = run_cronjob(stack.plane, stack.namespace, "peribolos-token-refresher", tmp_path / "refresher")
+    assert result.returncode == 0, f"{' '.join(result.argv)} exited {result.returncode}:\n{result.stderr}"
 
 
 def test_push_to_config_repo_default_branch_makes_a_sync_taskrun(stack: Stack, tmp_path: Path) -> None:
