@@ -262,6 +262,19 @@ def test_events_peribolos_ignores_make_no_taskrun(
             "peribolos-dry-run",
             id="pull-request",
         ),
+        *[
+            pytest.param(
+                "installation",
+                lambda action=action: payloads.installation(action, OTHER_INSTALLATION_ID, OTHER_ORG),
+                task,
+                id=f"installation-{action}",
+            )
+            for action, task in (
+                ("suspend", "peribolos-uninstall"),
+                ("unsuspend", "peribolos-install"),
+                ("new_permissions_accepted", "peribolos-install"),
+            )
+        ],
         pytest.param(
             "installation_repositories",
             lambda: payloads.installation_repositories("added", OTHER_INSTALLATION_ID, OTHER_ORG),
