@@ -52,19 +52,20 @@ class Stack:
 
 
 def render_manifests(output_dir: Path, sets: dict[str, str]) -> list[dict[str, Any]]:
-    """``peribolos-generate render --set k=v ... --output-dir DIR``, read back as documents."""
+    """``peribolos-generate render --set k=v ... --output-dir DIR``, read back as `kubectl apply -k` would."""
     args = [console_script("peribolos-generate"), "render", "--output-dir", str(output_dir)]
     for key, value in sets.items():
         args += ["--set", f"{key}={value}"]
     done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"peribolos-generate render failed ({done.returncode}): {done.stderr}")
-    docs = []
-    for path in sorted(output_dir.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc and doc.get("kind") != "Kustomization":
-                docs.append(doc)
-    return docs
+    # What `kubectl apply -k DIR` applies: the files kustomization.yaml lists, in its order.
+    kustomization = yaml.safe_load((output_dir / "kustomization.yaml").read_text())
+    files = [output_dir / name for name in kustomization["resources"]]
+    present = sorted(p.name for p in output_dir.glob("*.yaml") if p.name != "kustomization.yaml")
+    if sorted(f.name for f in files) != present:
+        raise RuntimeError(f"kustomization.yaml lists {[f.name for f in files]}, the folder has {present}")
+    return [doc for path in files for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
 def _eventlistener(docs: list[dict[str, Any]]) -> dict[str, Any]:
