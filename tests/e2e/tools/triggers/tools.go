@@ -1,6 +1,7 @@
 //go:build tools
 
-// Package tools pins the commands built by ../build.sh.
+// Package tools pins what ../build.sh takes from this module: the Triggers commands it builds, and the
+// Pipelines module whose config/300-crds it copies (imported here only so that go.mod keeps requiring it).
 package tools
 
 import (
