@@ -1,247 +1,190 @@
-"""The HTTP server: asyncio + httptools (llhttp, Node's parser), one write per response.
+"""The HTTP layer: uvicorn (asyncio loop, httptools parser) and a minimal ASGI app of our own.
 
-Chosen by measurement over the stdlib ``ThreadingHTTPServer`` and over uvicorn (docs/performance.md).
-A decision takes ~0.1 ms of CPU and does no I/O, so each request is answered inside ``data_received``:
-no task, no thread, no ASGI message per request, and the status line, headers and body leave in one
-``write`` (uvicorn writes headers and body separately: two syscalls, two TCP segments with Nagle off).
-httptools does the parsing (chunked bodies, keep-alive, pipelining, HTTP/1.0); this module adds the size
-limit, ``Expect: 100-continue``, idle timeouts, back-pressure and the SIGTERM drain.
+uvicorn does the HTTP/1.1 work: parsing (llhttp through httptools), keep-alive, pipelining, chunked
+bodies, ``Expect: 100-continue`` (sent on the app's first ``receive()``), malformed requests (400),
+the idle keep-alive timeout, back-pressure and the graceful drain on SIGTERM. This module adds what is
+ours: the request size limit (413 without reading the rest), a body-read timeout, ``/readyz`` turning
+503 once a drain starts, and an exit status of 0 after a drain. A decision takes ~0.1 ms of CPU and
+does no I/O, so it runs inline in the event loop: no thread pool. Chosen by measurement
+(docs/performance.md, "Why this stack").
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import logging
 import signal
+from collections.abc import Awaitable, Callable, MutableMapping
+from types import FrameType
+from typing import Any
 
-import httptools
+import uvicorn
 
 from tekton.interceptor.service import MAX_REQUEST_BYTES, Interceptor, Response
 
 KEEP_ALIVE_SECONDS = 120.0
 """Idle keep-alive connections are closed after this long: longer than Go's idle-connection timeout
 (90 s), so the EventListener, not the server, closes idle connections and a POST never races a
-server-side close on a reused connection. A request whose bytes stop arriving for this long is dropped."""
-GRACEFUL_SHUTDOWN_SECONDS = 20.0
+server-side close on a reused connection. A request body that stops arriving for this long gets 408."""
+GRACEFUL_SHUTDOWN_SECONDS = 20
 """After SIGTERM, requests in flight get this long to finish (keep it under terminationGracePeriodSeconds)."""
 
-_REASONS = {
-    200: b"OK",
-    400: b"Bad Request",
-    404: b"Not Found",
-    405: b"Method Not Allowed",
-    413: b"Content Too Large",
-    500: b"Internal Server Error",
-    503: b"Service Unavailable",
-}
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 log = logging.getLogger("peribolos.interceptor")
 
 
-class _State:
-    """What the connections share: the interceptor, the open connections, whether we are draining."""
+class App:
+    """ASGI app: every HTTP request goes to ``Interceptor.handle``; no framework, no routing of our own."""
 
-    def __init__(self, interceptor: Interceptor, max_request_bytes: int, keep_alive: float) -> None:
+    def __init__(
+        self,
+        interceptor: Interceptor,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+        body_timeout: float = KEEP_ALIVE_SECONDS,
+    ) -> None:
         self.interceptor = interceptor
         self.max_request_bytes = max_request_bytes
-        self.keep_alive = keep_alive
-        self.connections: set[_Connection] = set()
-        self.draining = False
-        self.all_closed = asyncio.Event()
+        self.body_timeout = body_timeout
 
-
-class _Connection(asyncio.Protocol):
-    """One client connection; httptools calls the ``on_*`` methods as it parses."""
-
-    def __init__(self, state: _State) -> None:
-        self.state = state
-        self.loop = asyncio.get_running_loop()
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpRequestParser(self)
-        self.last_active = self.loop.time()
-        self.in_request = False
-        self.hung_up = False
-        self.url = b""
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.expect_continue = False
-        self.declared: int | None = None
-
-    # --- asyncio.Protocol ----------------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.state.connections.add(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.state.connections.discard(self)
-        if self.state.draining and not self.state.connections:
-            self.state.all_closed.set()
-
-    def data_received(self, data: bytes) -> None:
-        self.last_active = self.loop.time()
-        if self.hung_up:
-            return  # a 413 or 400 is on its way out; ignore the rest of that request
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # The request was answered as plain HTTP/1.1; what follows would be another protocol: hang up.
-            self.hung_up = True
-            self.transport.close()  # type: ignore[union-attr]
-        except httptools.HttpParserError:
-            self._respond(Response(400, "text/plain", b"malformed HTTP request\n"), close=True)
-
-    def pause_writing(self) -> None:  # the client does not read its answers: stop reading its requests
-        self.transport.pause_reading()  # type: ignore[union-attr]
-
-    def resume_writing(self) -> None:
-        self.transport.resume_reading()  # type: ignore[union-attr]
-
-    # --- httptools callbacks -------------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self.in_request = True
-        self.url = b""
-        self.chunks = []
-        self.size = 0
-        self.expect_continue = False
-        self.declared = None
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()
-        if name == b"content-length" and value.isdigit():
-            self.declared = int(value)
-        elif name == b"expect" and value.lower() == b"100-continue":
-            self.expect_continue = True
-
-    def on_headers_complete(self) -> None:
-        if self.declared is not None and self.declared > self.state.max_request_bytes:
-            self._refuse_too_large(self.declared)
-        elif self.expect_continue:
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
-
-    def on_body(self, body: bytes) -> None:
-        self.size += len(body)
-        if self.size > self.state.max_request_bytes:
-            self._refuse_too_large(self.size)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan is off and websockets are disabled
             return
-        self.chunks.append(body)
-
-    def on_message_complete(self) -> None:
-        self.in_request = False
-        if self.hung_up:
+        declared, close = None, False
+        for name, value in scope["headers"]:  # names are lower-case; llhttp validated Content-Length
+            if name == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif name == b"connection" and b"upgrade" in value.lower():
+                close = True  # answered as plain HTTP/1.1; what follows would be another protocol
+        if declared is not None and declared > self.max_request_bytes:
+            # Refused before the first receive(): no "100 Continue", and the body is never read.
+            await _send(send, self.interceptor.too_large(declared), close=True)
             return
-        method = self.parser.get_method().decode("ascii", "replace")
         try:
-            path = httptools.parse_url(self.url).path.decode("latin-1")
-        except httptools.HttpParserInvalidURLError:
-            self._respond(Response(400, "text/plain", b"malformed request target\n"), close=True)
+            async with asyncio.timeout(self.body_timeout):
+                body = await self._read_body(receive)
+        except TimeoutError:
+            log.warning(
+                "a client stopped sending its request body: answered HTTP 408 and closed the connection",
+                extra={"timeout_seconds": self.body_timeout},
+            )
+            await _send(send, _error(408, "request body incomplete: timed out"), close=True)
             return
-        body = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
-        self.chunks = []
+        if body is None:  # the client went away
+            return
+        if isinstance(body, int):
+            await _send(send, self.interceptor.too_large(body), close=True)
+            return
         try:
-            response = self.state.interceptor.handle(method, path, body)
+            response = self.interceptor.handle(scope["method"], scope["path"], body)
         except Exception:  # a bug: answer 500 and keep serving the other connections
             log.exception("the interceptor failed on a request; this is a bug, please report it")
             response = Response(500, "text/plain", b"internal error\n")
-        close = not self.parser.should_keep_alive() or self.state.draining
-        self._respond(response, close=close, head=method == "HEAD")
+        await _send(send, response, close=close)
 
-    # --- helpers -------------------------------------------------------------------------------------
+    async def _read_body(self, receive: Receive) -> bytes | int | None:
+        """The whole body; its size so far once over the limit (the rest is not read); None on disconnect."""
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body", False):
+            return body if len(body) <= self.max_request_bytes else len(body)
+        chunks, size = [body], len(body)
+        while True:
+            if size > self.max_request_bytes:
+                return size
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks) if size <= self.max_request_bytes else size
 
-    def _refuse_too_large(self, size: int) -> None:
-        self._respond(self.state.interceptor.too_large(size), close=True)
 
-    def _respond(self, response: Response, close: bool = False, head: bool = False) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        header = b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n%s\r\n" % (
-            response.status,
-            _REASONS.get(response.status, b"Unknown"),
-            response.content_type.encode("ascii"),
-            len(response.body),
-            b"connection: close\r\n" if close else b"",
+async def _send(send: Send, response: Response, close: bool = False) -> None:
+    headers = [
+        (b"content-type", response.content_type.encode("ascii")),
+        (b"content-length", b"%d" % len(response.body)),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))  # uvicorn closes the connection after this response
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(status, "application/json", json.dumps({"error": message}).encode("ascii"))
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, telling the interceptor when it is ready and when the drain starts."""
+
+    def __init__(self, config: uvicorn.Config, interceptor: Interceptor) -> None:
+        super().__init__(config)
+        self.interceptor = interceptor
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and not self.should_exit:
+            address = self.servers[0].sockets[0].getsockname()
+            self.interceptor.ready = True
+            log.info("listening", extra={"address": f"{address[0]}:{address[1]}"})
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.interceptor.ready = False  # /readyz answers 503 from the signal on (no logging here)
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        self.interceptor.ready = False
+        log.info(
+            "shutting down: finishing in-flight requests",
+            extra={"connections": len(self.server_state.connections)},
         )
-        transport.write(header if head else header + response.body)
-        if close:
-            self.hung_up = True
-            transport.close()
-
-    def close_if_idle(self, now: float, drain: bool) -> None:
-        """Close a connection with no request in flight (on drain), or one silent for too long."""
-        if (drain and not self.in_request) or now - self.last_active > self.state.keep_alive:
-            self.transport.close()  # type: ignore[union-attr]
+        await super().shutdown(sockets)
+        log.info("stopped")
 
 
-async def serve_async(
+def build_server(
     interceptor: Interceptor,
     host: str,
     port: int,
-    stop: asyncio.Event | None = None,
     max_request_bytes: int = MAX_REQUEST_BYTES,
-    handle_signals: bool = True,
     keep_alive: float = KEEP_ALIVE_SECONDS,
-) -> None:
-    """Serve until SIGTERM/SIGINT (or ``stop`` is set), then drain: stop accepting, finish requests in
-    flight, close idle keep-alive connections, return."""
-    loop = asyncio.get_running_loop()
-    stop = stop or asyncio.Event()
-    if handle_signals:
-        _on_signals(loop, stop)
-    state = _State(interceptor, max_request_bytes, keep_alive)
-    server = await loop.create_server(
-        lambda: _Connection(state), host, port, backlog=2048, reuse_address=True
+) -> Server:
+    """The configured server; ``await server.serve()`` runs it, ``server.should_exit = True`` drains it."""
+    app = App(interceptor, max_request_bytes, body_timeout=keep_alive)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="asyncio",  # not uvloop: it starved some of 256 connections for seconds
+        http="httptools",
+        ws="none",
+        lifespan="off",
+        interface="asgi3",
+        access_log=False,  # the interceptor logs each decision itself
+        log_config=None,  # keep our JSON logging
+        log_level=logging.WARNING,  # uvicorn's start-up banner says nothing our "listening" line does not
+        server_header=False,
+        timeout_keep_alive=keep_alive,  # type: ignore[arg-type]  # a float works: it goes to call_later
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
-    address = server.sockets[0].getsockname()
-    interceptor.ready = True
-    log.info("listening", extra={"address": f"{address[0]}:{address[1]}"})
-    sweeper = loop.create_task(_sweep(state))
-    await stop.wait()
-
-    interceptor.ready = False
-    state.draining = True
-    log.info("shutting down: finishing in-flight requests", extra={"connections": len(state.connections)})
-    server.close()
-    sweeper.cancel()
-    for connection in list(state.connections):
-        connection.close_if_idle(loop.time(), drain=True)
-    if state.connections:
-        try:
-            await asyncio.wait_for(state.all_closed.wait(), GRACEFUL_SHUTDOWN_SECONDS)
-        except TimeoutError:
-            log.warning(
-                "drain timed out; closing connections with requests still in flight",
-                extra={"connections": len(state.connections)},
-            )
-    log.info("stopped")
+    return Server(config, interceptor)
 
 
-def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """SIGTERM/SIGINT start the drain. Not ``loop.add_signal_handler``: asyncio removes those handlers when
-    the loop closes, and a second SIGTERM arriving while the process exits would then kill it with the
-    default action, turning a clean drain into "killed by signal". These stay installed until exit."""
-
-    def handler(signum: int, frame: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is already closed: we are exiting anyway
-            loop.call_soon_threadsafe(stop.set)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, handler)
-
-
-async def _sweep(state: _State) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        await asyncio.sleep(min(10.0, state.keep_alive / 4))
-        now = loop.time()
-        for connection in list(state.connections):
-            connection.close_if_idle(now, drain=False)
+def _exiting(signum: int, frame: FrameType | None) -> None:
+    """Installed around uvicorn's own handlers. uvicorn re-raises the SIGTERM it drained on once it has
+    finished, which with the default action would turn a clean drain into "killed by signal"; this
+    handler takes it (and any later SIGTERM while the process exits) so the exit status is 0."""
 
 
 def serve(interceptor: Interceptor, host: str, port: int) -> None:
     """Listen on ``host:port`` until SIGTERM or SIGINT; exit after the drain."""
-    asyncio.run(serve_async(interceptor, host, port))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exiting)
+    build_server(interceptor, host, port).run()

@@ -1,4 +1,4 @@
-"""The HTTP layer (asyncio + httptools) in-process on 127.0.0.1: framing, limits, keep-alive, drain."""
+"""The HTTP layer (uvicorn + our ASGI app) in-process on 127.0.0.1: framing, limits, keep-alive, drain."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from tekton.interceptor.server import serve_async
+from tekton.interceptor.server import build_server
 from tekton.interceptor.service import Interceptor, Settings
 from tests.interceptor.conftest import SECRET, config_push, free_port, interceptor_request
 
@@ -23,31 +23,29 @@ def post(body: bytes, extra: str = "") -> bytes:
 def run(
     scenario: Callable[..., Awaitable[None]], limit: int = 1 << 20, keep_alive: float = 120
 ) -> Interceptor:
-    """Serve on a free port, run ``scenario(port, interceptor, stop)`` against it, then drain and stop."""
+    """Serve on a free port, run ``scenario(port, interceptor, stop)`` against it, then drain and stop;
+    ``stop()`` starts the drain as SIGTERM does."""
     interceptor = Interceptor(Settings(secrets=(SECRET.encode(),)))
 
     async def main() -> None:
-        port, stop = free_port(), asyncio.Event()
-        server = asyncio.create_task(
-            serve_async(
-                interceptor,
-                "127.0.0.1",
-                port,
-                stop=stop,
-                max_request_bytes=limit,
-                handle_signals=False,
-                keep_alive=keep_alive,
-            )
+        server = build_server(
+            interceptor, "127.0.0.1", free_port(), max_request_bytes=limit, keep_alive=keep_alive
         )
-        for _ in range(100):
+        serving = asyncio.create_task(server.serve())
+        for _ in range(500):
             if interceptor.ready:
                 break
             await asyncio.sleep(0.01)
+        port = server.config.port
+
+        def stop() -> None:  # what SIGTERM does, without sending a signal to the test process
+            server.should_exit = True
+
         try:
             await asyncio.wait_for(scenario(port, interceptor, stop), 20)
         finally:
-            stop.set()
-            await asyncio.wait_for(server, 30)
+            server.should_exit = True
+            await asyncio.wait_for(serving, 30)
 
     asyncio.run(main())
     return interceptor
@@ -148,23 +146,35 @@ def test_head_has_no_body_and_unknown_paths_are_404() -> None:
     async def scenario(port: int, *_: object) -> None:
         data = b"HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
         data += b"GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-        raw = await exchange(port, data)
-        assert raw.startswith(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n\r\nHTTP/1.1 404"
-        )
+        head, _, rest = (await exchange(port, data)).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"\r\ncontent-length: 3" in head  # the length of the body GET would have had
+        assert rest.startswith(b"HTTP/1.1 404")  # and no body before the next response
 
     run(scenario)
 
 
+def test_expect_100_continue_over_the_limit_is_413_without_a_continue() -> None:
+    async def scenario(port: int, *_: object) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999\r\nExpect: 100-continue\r\n\r\n")
+        answer = await reader.read()  # the server answers and closes: the client never sends the body
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        assert b"100 Continue" not in answer
+
+    run(scenario, limit=LIMIT)
+
+
 def test_drain_finishes_the_request_in_flight_and_closes_idle_connections() -> None:
-    async def scenario(port: int, interceptor: Interceptor, stop: asyncio.Event) -> None:
+    async def scenario(port: int, interceptor: Interceptor, stop: Callable[[], None]) -> None:
         busy_reader, busy = await asyncio.open_connection("127.0.0.1", port)
         idle_reader, idle = await asyncio.open_connection("127.0.0.1", port)
         idle.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         await idle_reader.readuntil(b"ok\n")
         busy.write(post(PUSH)[:200])  # headers and part of the body: a request in flight
         await asyncio.sleep(0.05)
-        stop.set()  # what SIGTERM does
+        stop()  # what SIGTERM does
         assert await idle_reader.read() == b""  # the idle keep-alive connection is closed at once
         assert not interceptor.ready
         busy.write(post(PUSH)[200:])
@@ -178,11 +188,16 @@ def test_drain_finishes_the_request_in_flight_and_closes_idle_connections() -> N
     run(scenario)
 
 
-def test_silent_connections_are_closed_after_the_keep_alive_timeout() -> None:
+def test_a_stalled_body_gets_408_and_idle_connections_are_closed_after_the_keep_alive_timeout() -> None:
     async def scenario(port: int, *_: object) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{")  # then nothing more
-        assert await asyncio.wait_for(reader.read(), 5) == b""
+        answer = await asyncio.wait_for(reader.read(), 5)
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")  # keep-alive, then silence
+        assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.1 200 OK")  # then closed
         writer.close()
 
     run(scenario, keep_alive=0.2)
