@@ -33,6 +33,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 TOOLS_DIR = Path(__file__).resolve().parent / "tools"
 ADMIN_USER = "peribolos-e2e-admin"
+TRIGGERS_CONFIG_FILES = (
+    "core-interceptors.yaml",
+    "200-serviceaccount.yaml",
+    "200-clusterrole.yaml",
+    "200-role.yaml",
+    "201-clusterrolebinding.yaml",
+    "201-rolebinding.yaml",
+)
+"""Triggers' own manifests (from its module's config/) that the stack applies, copied by build.sh."""
 
 
 class ControlPlaneError(RuntimeError):
@@ -83,8 +92,13 @@ def find_tools(root: Path | None = None, modules: Iterable[str] = ("kube", "trig
             raise ControlPlaneError(
                 f"e2e tools in {tools.root} were built from another tests/e2e/tools/{module}/go.mod; {hint}"
             )
-    if "triggers" in modules and not tools.crd_files:
-        raise ControlPlaneError(f"no CRDs under {tools.root / 'crds'}; {hint}")
+    if "triggers" in modules:
+        if not tools.crd_files:
+            raise ControlPlaneError(f"no CRDs under {tools.root / 'crds'}; {hint}")
+        config = [tools.root / "triggers-config" / n for n in TRIGGERS_CONFIG_FILES]
+        absent = [str(p) for p in config if not p.is_file()]
+        if absent:
+            raise ControlPlaneError(f"Triggers manifests missing: {', '.join(absent)}; {hint}")
     return tools
 
 

@@ -127,7 +127,9 @@ def start_core_interceptors(plane: ControlPlane, log: Path, timeout: float = 60)
     server, which keeps the ClusterInterceptors' ``caBundle`` in step with that Secret. Differences,
     because nothing here resolves Service DNS names: each ClusterInterceptor's ``clientConfig`` is a
     ``url`` on 127.0.0.1:8443, and the Secret is filled beforehand with a certificate of our test CA whose
-    SANs cover loopback and the Service's names (upstream's own certificate names only the Service).
+    SANs cover loopback and the Service's names (upstream's own certificate names only the Service). The
+    process runs as upstream's ``tekton-triggers-core-interceptors`` ServiceAccount, with upstream's RBAC
+    (config/200-*.yaml, 201-*.yaml), so reading the webhook secret the generator names is checked too.
     The sink refuses to start until every ``server/type: https`` ClusterInterceptor has a caBundle.
     """
     from kubernetes import client
@@ -154,18 +156,28 @@ def start_core_interceptors(plane: ControlPlane, log: Path, timeout: float = 60)
             },
         },
     ]
-    upstream = plane.tools.root / "triggers-config" / "core-interceptors.yaml"
+    config = plane.tools.root / "triggers-config"
+    # Triggers' own ServiceAccounts and RBAC (config/200-*, 201-*): the core interceptors run as theirs.
+    for name in (
+        "200-serviceaccount.yaml",
+        "200-clusterrole.yaml",
+        "200-role.yaml",
+        "201-clusterrolebinding.yaml",
+        "201-rolebinding.yaml",
+    ):
+        docs.extend(d for d in yaml.safe_load_all((config / name).read_text()) if d)
     names = []
-    for doc in yaml.safe_load_all(upstream.read_text()):
+    for doc in yaml.safe_load_all((config / "core-interceptors.yaml").read_text()):
         if doc and doc.get("kind") == "ClusterInterceptor":
             path = doc["spec"]["clientConfig"]["service"]["path"]
             doc["spec"]["clientConfig"] = {"url": f"https://127.0.0.1:{CORE_INTERCEPTORS_PORT}/{path}"}
             docs.append(doc)
             names.append(doc["metadata"]["name"])
     plane.apply(docs, field_manager="tekton-triggers-install")
+    kubeconfig = plane.service_account_kubeconfig(CORE_INTERCEPTORS_NAMESPACE, CORE_INTERCEPTORS_SERVICE)
     process = Process(
         "core-interceptors",
-        [str(plane.tools.bin("interceptors")), f"--kubeconfig={plane.kubeconfig}"],
+        [str(plane.tools.bin("interceptors")), f"--kubeconfig={kubeconfig}"],
         log,
         env={
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

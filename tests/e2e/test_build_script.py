@@ -23,6 +23,8 @@ OUTPUTS = {
         "bin/interceptors",
         "crds/pipeline/300-taskrun.yaml",
         "crds/triggers/300-eventlistener.yaml",
+        "triggers-config/core-interceptors.yaml",
+        "triggers-config/201-clusterrolebinding.yaml",
     ],
 }
 

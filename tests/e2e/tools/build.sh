@@ -8,7 +8,7 @@
 #   bin/etcd bin/kube-apiserver           module kube/     (Kubernetes v1.34.4 and the etcd it pins)
 #   bin/eventlistenersink bin/interceptors  module triggers/ (Tekton Triggers v0.37.0)
 #   crds/pipeline/*.yaml crds/triggers/*.yaml   CRDs copied from the Pipelines and Triggers modules' config/
-#   triggers-config/*.yaml                       Triggers' ConfigMaps and interceptor manifests, for reference
+#   triggers-config/*.yaml                       Triggers' ConfigMaps, RBAC (200-*, 201-*) and core interceptors
 #   kube.key triggers.key                        sha256 of go.mod+go.sum each build came from
 # A module is rebuilt only when its go.mod or go.sum changes (or a file above is missing).
 set -euo pipefail
@@ -81,7 +81,8 @@ else
 fi
 
 if up_to_date triggers bin/eventlistenersink bin/interceptors crds/pipeline/300-taskrun.yaml \
-    crds/triggers/300-eventlistener.yaml; then
+    crds/triggers/300-eventlistener.yaml triggers-config/core-interceptors.yaml \
+    triggers-config/201-clusterrolebinding.yaml; then
   echo "e2e-tools: Tekton Triggers tools and CRDs are up to date in $CACHE"
 else
   rm -f "$CACHE/triggers.key"
@@ -93,7 +94,8 @@ else
   mkdir -p "$CACHE/crds/pipeline" "$CACHE/crds/triggers" "$CACHE/triggers-config"
   cp "$pipeline_dir"/config/300-crds/300-*.yaml "$CACHE/crds/pipeline/"
   cp "$triggers_dir"/config/300-*.yaml "$CACHE/crds/triggers/"
-  cp "$triggers_dir"/config/config-*.yaml "$triggers_dir"/config/interceptors/*.yaml "$CACHE/triggers-config/"
+  cp "$triggers_dir"/config/config-*.yaml "$triggers_dir"/config/20[01]-*.yaml \
+    "$triggers_dir"/config/interceptors/*.yaml "$CACHE/triggers-config/"
   chmod -R u+w "$CACHE/crds" "$CACHE/triggers-config"   # the module cache is read-only
   echo "e2e-tools: copied $(ls "$CACHE/crds/pipeline" | wc -l) Pipelines and $(ls "$CACHE/crds/triggers" | wc -l) Triggers CRD files"
   module_key triggers > "$CACHE/triggers.key"
