@@ -1,12 +1,13 @@
 """Interceptor throughput and tail latency: an 8 KB signed push that decides ``sync``, over loopback.
 
-For each server stack (the shipped asyncio + httptools server, the stdlib ``ThreadingHTTPServer``
-baseline with ``disable_nagle_algorithm``, and uvicorn + httptools when installed), start it as its own
-process, then drive it from another process with keep-alive connections at 1, 32 and 256 concurrent
-connections and print requests/s, p50/p99 latency, the server's CPU time per request and its peak RSS
-(``VmHWM`` from ``/proc``). The load generator is ``wrk`` when it is on PATH (``make bench`` tries to
-apt-get it), else a Python asyncio client in its own process (heavier: it takes CPU from the server on
-a 2-core machine, so its figures are lower). Every run is bounded in time; only 127.0.0.1 is contacted.
+For each server stack (the shipped uvicorn + httptools server behind our ASGI app, run as
+``peribolos-interceptor``, and the stdlib ``ThreadingHTTPServer`` baseline with
+``disable_nagle_algorithm``), start it as its own process, then drive it from another process with
+keep-alive connections at 1, 32 and 256 concurrent connections and print requests/s, p50/p99 latency,
+the server's CPU time per request and its peak RSS (``VmHWM`` from ``/proc``). The load generator is
+``wrk`` when it is on PATH (``make bench`` tries to apt-get it), else a Python asyncio client in its own
+process (heavier: it takes CPU from the server on a 2-core machine, so its figures are lower). Every run
+is bounded in time; only 127.0.0.1 is contacted.
 
     python -m tests.bench interceptor
     BENCH_SECONDS=2 BENCH_STACKS=shipped BENCH_CLIENT=python python -m tests.bench interceptor
@@ -19,7 +20,6 @@ import contextlib
 import hashlib
 import hmac
 import http.server
-import importlib.util
 import json
 import os
 import shutil
@@ -79,7 +79,7 @@ def interceptor_request(body: bytes) -> bytes:
     ).encode()
 
 
-# --- the alternatives measured against the shipped server -----------------------------------------
+# --- the baseline measured against the shipped server ---------------------------------------------
 
 
 def _interceptor() -> Any:
@@ -121,42 +121,6 @@ def serve_stdlib(port: int) -> None:
         request_queue_size = 2048
 
     Server(("127.0.0.1", port), Handler).serve_forever()
-
-
-def serve_uvicorn(port: int) -> None:
-    """The same Interceptor as a minimal ASGI app on uvicorn (httptools parser, asyncio loop; uvloop
-    starved some of 256 connections for seconds). Needs ``pip install uvicorn``: not a dependency."""
-    import uvicorn
-
-    interceptor = _interceptor()
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        response = interceptor.handle(scope["method"], scope["path"], b"".join(chunks))
-        headers = [
-            (b"content-type", response.content_type.encode()),
-            (b"content-length", b"%d" % len(response.body)),
-        ]
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
-
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="asyncio",
-        http="httptools",
-        lifespan="off",
-        log_config=None,
-        access_log=False,
-        backlog=2048,
-    )
 
 
 # --- the load generator (runs in its own process) ------------------------------------------------
@@ -304,8 +268,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _server_command(stack: str, port: int) -> list[str]:
-    if stack in ("stdlib", "uvicorn"):
-        return [sys.executable, "-m", "tests.bench.bench_interceptor", f"--serve-{stack}", str(port)]
+    if stack == "stdlib":
+        return [sys.executable, "-m", "tests.bench.bench_interceptor", "--serve-stdlib", str(port)]
     return [
         sys.executable,
         "-c",
@@ -421,10 +385,7 @@ def bench_stack(stack: str, request_file: str, seconds: float, wrk: str | None) 
 
 def main() -> int:
     seconds = float(os.environ.get("BENCH_SECONDS", "5"))
-    stacks = os.environ.get("BENCH_STACKS", "shipped,stdlib,uvicorn").split(",")
-    if "uvicorn" in stacks and importlib.util.find_spec("uvicorn") is None:
-        print("  uvicorn not installed: skipping that comparison (pip install uvicorn to run it)")
-        stacks.remove("uvicorn")
+    stacks = os.environ.get("BENCH_STACKS", "shipped,stdlib").split(",")
     wrk = None if os.environ.get("BENCH_CLIENT") == "python" else shutil.which("wrk")
     body = push_payload()
     request = interceptor_request(body)
@@ -446,8 +407,6 @@ def main() -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--serve-stdlib":
         serve_stdlib(int(sys.argv[2]))
-    elif len(sys.argv) > 2 and sys.argv[1] == "--serve-uvicorn":
-        serve_uvicorn(int(sys.argv[2]))
     elif len(sys.argv) > 5 and sys.argv[1] == "--client":
         run_client(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
     else:
