@@ -17,13 +17,12 @@ from kubernetes import client
 from peribolos_core.errors import GitHubUnavailable
 from peribolos_core.github import InstallationToken
 from peribolos_core.token_store import TokenStore
+from tests.fakes.clock import FakeClock
 from tests.fakes.fixtures import APP_ID
 from tests.fakes.github import FakeGitHub, Fault
 from tests.refresher.conftest import app_for
 from token_refresher.budget import MintBudget
 from token_refresher.reconcile import Refresher
-
-from .test_reconcile import StepClock
 
 COUNT = 90
 """Organisation installations in the fault test: ~100 GitHub requests, so 20% is ~20 faults."""
@@ -154,7 +153,7 @@ def test_rate_limits_are_waited_out_as_github_says(github, store, seed, make_ref
     # Primary limit: x-ratelimit-remaining 0, reset 5 s ahead: the transport waits until the reset (+1 s).
     github.inject(Fault.primary_limit(reset_in=5), times=1, method="POST",
                   path=r"/app/installations/3/access_tokens$")
-    clock = StepClock()
+    clock = FakeClock(now=0.0)
     budget = MintBudget(100, clock=clock, sleep=clock.sleep)
     summary = make_refresher(app=app, budget=budget, concurrency=1).run()
 
