@@ -7,6 +7,10 @@ ours: the request size limit (413 without reading the rest), a body-read timeout
 503 once a drain starts, and an exit status of 0 after a drain. A decision takes ~0.1 ms of CPU and
 does no I/O, so it runs inline in the event loop: no thread pool. Chosen by measurement
 (docs/performance.md, "Why this stack").
+
+Known gap: uvicorn times out idle keep-alive connections and (through this app) stalled bodies, but not
+a client that never finishes its request headers; such a connection is only closed by the drain. The one
+client is the EventListener, inside the cluster.
 """
 
 from __future__ import annotations
