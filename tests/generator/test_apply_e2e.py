@@ -3,14 +3,31 @@ grant is evaluated by the API server's own authorizer: each actor can do its job
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from generator.render import render_objects
 from generator.values import load_values
+from tests.e2e.controlplane import ControlPlane, ControlPlaneError, find_tools, start_control_plane
 
 from .conftest import VALUES_DIR
+
+
+@pytest.fixture(scope="module")
+def kube_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """A control plane of this module's own: the renders applied here include cluster-scoped objects
+    (the ClusterInterceptor ``peribolos``, ClusterRoles) that would rewire the shared one's EventListener
+    tests, whatever order the tests run in."""
+    try:
+        plane = start_control_plane(tmp_path_factory.mktemp("generator-plane"), find_tools())
+    except ControlPlaneError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield plane
+    finally:
+        plane.stop()
 
 # Route is OpenShift's kind: no CRD for it here.
 APPLY_CASES = ["defaults", "ghes-ingress", "external-interceptor", "dry-run-only", "pinned-scheduled"]
