@@ -203,8 +203,8 @@ def run(events: int, workdir: Path, sink_env: dict[str, str] | None = None) -> d
 
 
 CONFIGS = [
-    ("as rendered (the sink's client-go defaults: QPS 5, burst 10)", None),
-    ("sink with KUBE_API_QPS=50 KUBE_API_BURST=100", {"KUBE_API_QPS": "50", "KUBE_API_BURST": "100"}),
+    ("as rendered (eventListener.kubeApiQPS 50, kubeApiBurst 100)", None),
+    ("sink at client-go's defaults (QPS 5, burst 10)", {"KUBE_API_QPS": "5", "KUBE_API_BURST": "10"}),
 ]
 """The sink's Kubernetes client is rate-limited (knative reads KUBE_API_QPS/KUBE_API_BURST; 0 = client-go's
 5/10): at one TaskRun create per event that limit, not the engine, sets the pace once the burst is spent."""

@@ -182,6 +182,23 @@ def test_core_github_interceptor_checks_the_webhook_secret_and_event_types() -> 
     ]
 
 
+@pytest.mark.parametrize(
+    ("sets", "qps", "burst"),
+    [([], "50", "100"), (["eventListener.kubeApiQPS=20", "eventListener.kubeApiBurst=40"], "20", "40")],
+    ids=["defaults", "set"],
+)
+def test_sink_kubernetes_client_rate_comes_from_the_values(sets: list[str], qps: str, burst: str) -> None:
+    """client-go's default (5 a second) would hold a burst of webhooks to 5 TaskRuns a second."""
+    objects = [o for group in render_objects(load_values([], sets)).values() for o in group]
+    listener = _one(objects, "EventListener", "peribolos")
+    pod = listener["spec"]["resources"]["kubernetesResource"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["env"] == [
+        {"name": "KUBE_API_QPS", "value": qps},
+        {"name": "KUBE_API_BURST", "value": burst},
+    ]
+
+
 def test_bindings_read_the_interceptor_extensions() -> None:
     objects = flat_objects("defaults")
     bound = {}
