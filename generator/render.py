@@ -18,6 +18,7 @@ import yaml
 
 from generator.errors import RenderError
 from generator.values import Values
+from tekton.interceptor.decision import CONFIG_KEYS, INSTALLATION_KEYS
 
 # libyaml when present (10x faster); same safe subset of YAML either way.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -57,8 +58,9 @@ ACTIONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("sync", ("push", "check_run"), "sync"),
     ("dry-run", ("pull_request", "check_run"), "dryRun"),
 )
-INSTALLATION_PARAMS = ("installation_id", "org", "secret_name", "delivery_id")
-CONFIG_PARAMS = ("repo", "revision", "ref", "config_path")
+# TaskRun params are named after the interceptor's extension keys, which the bindings read.
+INSTALLATION_PARAMS = INSTALLATION_KEYS
+CONFIG_PARAMS = CONFIG_KEYS
 
 
 def image_ref(image: dict[str, Any]) -> str:

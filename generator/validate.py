@@ -23,12 +23,10 @@ import kubernetes_validate.utils
 import referencing
 import yaml
 
+from tekton.interceptor.decision import EXTENSION_KEYS
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_KUBERNETES_VERSION = "1.32"
-EXTENSION_KEYS = frozenset({
-    "action", "installation_id", "org", "secret_name", "repo", "revision", "ref", "config_path",
-    "delivery_id",
-})
 INTERCEPTOR_KINDS = frozenset({"ClusterInterceptor", "NamespacedInterceptor"})
 # Installed by Tekton Triggers itself (core interceptors).
 CORE_INTERCEPTORS = frozenset({"github", "gitlab", "bitbucket", "cel", "slack"})

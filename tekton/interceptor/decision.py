@@ -27,6 +27,13 @@ UNAUTHENTICATED = 16
 
 INSTALL, UNINSTALL, SYNC, DRY_RUN = "install", "uninstall", "sync", "dry-run"
 ACTIONS = frozenset({INSTALL, UNINSTALL, SYNC, DRY_RUN})
+
+INSTALLATION_KEYS = ("installation_id", "org", "secret_name", "delivery_id")
+"""Extension keys every decision that proceeds sets (``extensions.peribolos.<key>``)."""
+CONFIG_KEYS = ("repo", "revision", "ref", "config_path")
+"""Extension keys a ``sync`` or ``dry-run`` decision sets besides those."""
+EXTENSION_KEYS = frozenset({"action", *INSTALLATION_KEYS, *CONFIG_KEYS})
+"""The contract with the TriggerBindings the generator renders: nothing else is ever set."""
 CHECK_RUN_ACTIONS = {"peribolos/sync": SYNC, "peribolos/dry-run": DRY_RUN}
 """Check run names the report step gives its check runs; a rerequest of one of them runs it again."""
 

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from tekton.interceptor.decision import (
+    CONFIG_KEYS,
+    EXTENSION_KEYS,
     FAILED_PRECONDITION,
+    INSTALLATION_KEYS,
     INVALID_ARGUMENT,
     MAX_PUSH_COMMITS,
     Config,
@@ -600,3 +603,24 @@ def test_a_trigger_only_proceeds_with_the_actions_it_handles(
     if not proceeds:
         assert decision.code == FAILED_PRECONDITION
         assert "push means sync, which this trigger does not handle" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "keys"),
+    [
+        ("installation", lambda: org_installation("installation/created"), {"action", *INSTALLATION_KEYS}),
+        ("installation", lambda: org_installation("installation/deleted"), {"action", *INSTALLATION_KEYS}),
+        ("push", config_push, EXTENSION_KEYS),
+        ("pull_request", config_pull_request, EXTENSION_KEYS),
+        ("check_run", config_check_run, EXTENSION_KEYS),
+    ],
+    ids=["install", "uninstall", "sync", "dry-run", "rerun"],
+)
+def test_decisions_set_exactly_the_extension_keys_the_bindings_read(
+    event: str, payload: Callable[[], dict[str, Any]], keys: set[str]
+) -> None:
+    decision = decide(event, payload(), DEFAULT)
+    assert decision.proceed
+    assert set(decision.extensions) == keys
+    assert all(isinstance(v, str) for v in decision.extensions.values())
+    assert set(CONFIG_KEYS) <= EXTENSION_KEYS
