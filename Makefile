@@ -45,8 +45,10 @@ check-docs: venv
 unit: venv
 	$(BIN)/pytest -m 'not e2e' $(PYTEST_ARGS)
 
+# The suite runs in a network namespace of its own (tests/e2e/isolated-net.sh): only loopback, so no
+# server a test starts is reachable from outside. E2E_NETNS=0 turns that off.
 test: venv lint check-docs e2e-tools
-	$(BIN)/pytest $(PYTEST_ARGS)
+	bash tests/e2e/isolated-net.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: venv e2e-tools
 	@# wrk drives the interceptor bench when it can be installed; else its Python load generator does.
