@@ -34,6 +34,10 @@ TOKEN_FILE_COMMANDS = {"fetch-config", "report"}
 log = logging.getLogger("peribolos.step")
 
 
+FILE = click.Path(dir_okay=False, path_type=Path)
+"""A file path option: the steps hand files to each other (token, config, exit code, output)."""
+
+
 def _fail(command: str, message: str, code: int) -> NoReturn:
     log.error(message, extra={"command": command, "exit_code": code})
     click.echo(f"{PROG} {command}: error: {logs.redact(message)}", err=True)
@@ -139,7 +143,7 @@ installation_option = click.option(
 )
 token_file_option = click.option(
     "--token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     required=True,
     help="File holding the installation token (written by ensure-token --token-file).",
 )
@@ -242,7 +246,7 @@ def uninstall(installation_id: int, namespace: str | None, kubeconfig: str | Non
 )
 @click.option(
     "--token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     default=None,
     help="Also write the token here (mode 0600) for peribolos' --github-token-path.",
 )
@@ -295,7 +299,7 @@ def ensure_token(
 )
 @click.option(
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     required=True,
     help="Where to write the file for peribolos' --config-path.",
 )
@@ -340,13 +344,13 @@ def fetch_config(
 )
 @click.option(
     "--exit-code-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     required=True,
     help="File holding peribolos' exit code; missing means it never finished (failure).",
 )
 @click.option(
     "--details-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     default=None,
     help="peribolos' output; its tail becomes the check run's text.",
 )
