@@ -7,8 +7,10 @@ What it checks, like GitHub:
 - App endpoints (``/app``, ``/app/installations...``): ``Authorization: Bearer <JWT>``, RS256 signature
   against the App's public key, ``iss`` = app id (or client id), ``iat`` not in the future, ``exp`` in the
   future and at most 10 minutes after ``iat`` (GitHub's own messages on 401).
-- Installation endpoints (contents, check-runs): ``token X`` or ``Bearer X`` with an unexpired token this
-  server minted, for a repository of that installation's account, with the permission the endpoint needs.
+- Installation endpoints (contents, check-runs, and the org endpoints peribolos calls: org, members,
+  invitations, memberships, teams and their members/invitations/repos): ``token X`` or ``Bearer X`` with an
+  unexpired token this server minted, for a repository or org of that installation's account, with the
+  permission the endpoint needs. Orgs with membership state are set up with :meth:`FakeGitHub.add_org`.
 - 404 for unknown installations, 403 "This installation has been suspended" for suspended ones, ``Link``
   pagination with ``per_page`` capped at 100, ``x-ratelimit-*`` headers on every answer.
 
@@ -112,6 +114,73 @@ class FakeInstallation:
             "suspended_by": {"login": "octocat", "id": 1, "type": "User"} if self.suspended else None,
             "suspended_at": "2024-02-03T04:05:06Z" if self.suspended else None,
         }
+
+
+@dataclass
+class FakeTeam:
+    """A team of a :class:`FakeOrg`; ``repos`` maps repository name to permission (pull, push, admin...)."""
+
+    id: int
+    name: str
+    slug: str
+    description: str = ""
+    privacy: str = "closed"
+    maintainers: set[str] = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
+    repos: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self, org: str, api_url: str) -> dict[str, Any]:
+        url = f"{api_url}/orgs/{org}/teams/{self.slug}"
+        return {
+            "id": self.id,
+            "node_id": f"T_{self.id}",
+            "name": self.name,
+            "slug": self.slug,
+            "description": self.description,
+            "privacy": self.privacy,
+            "permission": "pull",
+            "parent": None,
+            "url": url,
+            "members_url": f"{url}/members{{/member}}",
+            "repositories_url": f"{url}/repos",
+        }
+
+
+@dataclass
+class FakeOrg:
+    """An organisation's membership state: admins, plain members, pending invitations (login -> role)."""
+
+    login: str
+    id: int
+    admins: set[str] = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
+    invitations: dict[str, str] = field(default_factory=dict)
+    teams: dict[str, FakeTeam] = field(default_factory=dict)
+    """By slug."""
+
+    def to_json(self, api_url: str) -> dict[str, Any]:
+        return {
+            "login": self.login,
+            "id": self.id,
+            "node_id": f"O_{self.id}",
+            "url": f"{api_url}/orgs/{self.login}",
+            "name": self.login,
+            "company": "",
+            "blog": "",
+            "location": "",
+            "email": "",
+            "billing_email": "",
+            "description": "",
+            "type": "Organization",
+            "has_organization_projects": True,
+            "has_repository_projects": True,
+            "default_repository_permission": "read",
+            "members_can_create_repositories": True,
+        }
+
+
+def _user(login: str) -> dict[str, Any]:
+    return {"login": login, "id": 10_000 + sum(map(ord, login)), "type": "User", "site_admin": False}
 
 
 @dataclass(frozen=True)
@@ -241,6 +310,8 @@ class FakeGitHub:
         self.installations: dict[int, FakeInstallation] = {}
         self.files: dict[tuple[str, str, str], bytes] = {}
         self.check_runs: list[dict[str, Any]] = []
+        self.orgs: dict[str, FakeOrg] = {}
+        """By lower-case login."""
         self._tokens: dict[str, _Token] = {}
         self._jwt_cache: dict[str, dict[str, Any]] = {}
         self._faults: list[_QueuedFault] = []
@@ -321,6 +392,20 @@ class FakeGitHub:
     def set_suspended(self, installation_id: int, suspended: bool = True) -> None:
         with self._lock:
             self.installations[installation_id].suspended = suspended
+
+    def add_org(
+        self,
+        login: str,
+        admins: Iterable[str],
+        members: Iterable[str] = (),
+        teams: Iterable[FakeTeam] = (),
+    ) -> FakeOrg:
+        """Give org ``login`` (an installation's account) membership state for the ``/orgs/...`` endpoints."""
+        with self._lock:
+            org = FakeOrg(login, 5000 + len(self.orgs), set(admins), set(members) - set(admins))
+            org.teams = {t.slug: t for t in teams}
+            self.orgs[login.lower()] = org
+        return org
 
     def add_file(self, repo: str, ref: str, path: str, content: bytes | str) -> None:
         data = content.encode() if isinstance(content, str) else content
@@ -476,8 +561,9 @@ class FakeGitHub:
             raise _error(401, MSG_EXP_TOO_FAR)
 
     def _check_token(
-        self, authorization: str | None, owner: str, repo: str, permission: tuple[str, str]
+        self, authorization: str | None, owner: str, repo: str | None, permission: tuple[str, str]
     ) -> None:
+        """``repo`` None: an org endpoint of ``owner`` (the token's installation must be on that org)."""
         if not authorization:
             raise _error(401, "Requires authentication")
         scheme, _, credential = authorization.partition(" ")
@@ -491,7 +577,7 @@ class FakeGitHub:
         if inst.suspended:
             raise _error(403, MSG_SUSPENDED)
         if owner.lower() != inst.account_login.lower() or (
-            entry.repositories is not None and repo.lower() not in entry.repositories
+            repo is not None and entry.repositories is not None and repo.lower() not in entry.repositories
         ):
             raise _error(404, "Not Found")
         name, level = permission
@@ -573,26 +659,154 @@ class FakeGitHub:
             owner, repo = match.group(1), match.group(2)
             self._check_token(auth, owner, repo, ("checks", "write"))
             return self._create_check_run(f"{owner}/{repo}", payload)
+        match = re.fullmatch(r"/orgs/([^/]+)(/.*)?", route)
+        if match:
+            return self._org_route(method, match.group(1), match.group(2) or "", query, auth, payload)
         raise _error(404, "Not Found")
 
-    def _list_installations(self, query: dict[str, list[str]]) -> _Reply:
+    def _org_route(
+        self,
+        method: str,
+        login: str,
+        rest: str,
+        query: dict[str, list[str]],
+        auth: str | None,
+        payload: Any,
+    ) -> _Reply:
+        """The org endpoints peribolos uses for members and teams (GitHub's shapes and permissions)."""
+        write = method in ("PUT", "POST", "PATCH", "DELETE")
+        self._check_token(auth, login, None, ("members", "write" if write else "read"))
+        with self._lock:
+            org = self.orgs.get(login.lower())
+        if org is None:
+            raise _error(404, "Not Found")
+        base = f"/orgs/{login}{rest}"
+        if rest == "" and method == "GET":
+            return _Reply(200, org.to_json(self.api_url))
+        if rest == "/members" and method == "GET":
+            role = query.get("role", ["all"])[0]
+            if role not in ("all", "admin", "member"):
+                raise _error(422, f"Validation Failed: role {role!r} is not one of all, admin, member")
+            with self._lock:
+                logins = (org.admins if role != "member" else set()) | (
+                    org.members if role != "admin" else set()
+                )
+            return self._page(base, query, [_user(u) for u in sorted(logins)])
+        if rest == "/invitations" and method == "GET":
+            with self._lock:
+                invited = sorted(org.invitations.items())
+            items = [
+                {
+                    **_user(u),
+                    "email": None,
+                    "role": r,
+                    "created_at": "2024-01-02T03:04:05Z",
+                    "inviter": _user("octocat"),
+                }
+                for u, r in invited
+            ]
+            return self._page(base, query, items)
+        match = re.fullmatch(r"/memberships/([^/]+)", rest)
+        if match and method == "PUT":
+            return self._put_membership(org, match.group(1), payload)
+        if match and method == "DELETE":
+            with self._lock:
+                user = match.group(1)
+                found = user in org.admins | org.members | set(org.invitations)
+                org.admins.discard(user)
+                org.members.discard(user)
+                org.invitations.pop(user, None)
+            if not found:
+                raise _error(404, "Not Found")
+            return _Reply(204, b"")
+        if rest == "/teams" and method == "GET":
+            with self._lock:
+                teams = [org.teams[k].to_json(org.login, self.api_url) for k in sorted(org.teams)]
+            return self._page(base, query, teams)
+        match = re.fullmatch(r"/teams/([^/]+)/(members|invitations|repos)", rest)
+        if match and method == "GET":
+            with self._lock:
+                team = org.teams.get(match.group(1))
+            if team is None:
+                raise _error(404, "Not Found")
+            what = match.group(2)
+            if what == "members":
+                role = query.get("role", ["all"])[0]
+                if role not in ("all", "member", "maintainer"):
+                    raise _error(
+                        422, f"Validation Failed: role {role!r} is not one of all, member, maintainer"
+                    )
+                logins = (team.maintainers if role != "member" else set()) | (
+                    team.members if role != "maintainer" else set()
+                )
+                return self._page(base, query, [_user(u) for u in sorted(logins)])
+            if what == "invitations":
+                return self._page(base, query, [])
+            repos = [
+                {
+                    "name": name,
+                    "full_name": f"{org.login}/{name}",
+                    "owner": {"login": org.login, "type": "Organization"},
+                    "permissions": {
+                        p: p == permission for p in ("pull", "triage", "push", "maintain", "admin")
+                    },
+                    "role_name": permission,
+                }
+                for name, permission in sorted(team.repos.items())
+            ]
+            return self._page(base, query, repos)
+        raise _error(404, "Not Found")
+
+    def _put_membership(self, org: FakeOrg, user: str, payload: Any) -> _Reply:
+        """Members change role at once; others get an invitation (state pending), as on GitHub."""
+        role = (payload or {}).get("role", "member")
+        if role not in ("admin", "member"):
+            raise _error(422, f"Validation Failed: role {role!r} is not one of admin, member")
+        with self._lock:
+            if user in org.admins | org.members:
+                org.admins.discard(user)
+                org.members.discard(user)
+                (org.admins if role == "admin" else org.members).add(user)
+                state = "active"
+            else:
+                org.invitations[user] = "admin" if role == "admin" else "direct_member"
+                state = "pending"
+        return _Reply(
+            200,
+            {
+                "url": f"{self.api_url}/orgs/{org.login}/memberships/{user}",
+                "state": state,
+                "role": role,
+                "organization": {"login": org.login, "id": org.id},
+                "user": _user(user),
+            },
+        )
+
+    def _page(self, path: str, query: dict[str, list[str]], items: list[Any]) -> _Reply:
+        """One page of ``items`` with GitHub's ``Link`` header (``per_page`` at most 100, default 30);
+        the links keep the request's other query parameters."""
         try:
             per_page = min(100, max(1, int(query.get("per_page", ["30"])[0])))
             page = max(1, int(query.get("page", ["1"])[0]))
         except ValueError as exc:
             raise _error(422, "Invalid pagination parameters") from exc
-        with self._lock:
-            ordered = [self.installations[k] for k in sorted(self.installations)]
-        last = max(1, -(-len(ordered) // per_page))
-        items = ordered[(page - 1) * per_page : page * per_page]
-        base = f"{self.api_url}/app/installations?per_page={per_page}&page="
+        last = max(1, -(-len(items) // per_page))
+        others = "".join(f"{k}={v[0]}&" for k, v in sorted(query.items()) if k not in ("per_page", "page"))
+        base = f"{self.api_url}{path}?{others}per_page={per_page}&page="
         links = []
         if page < last:
             links += [f'<{base}{page + 1}>; rel="next"', f'<{base}{last}>; rel="last"']
         if page > 1:
             links += [f'<{base}1>; rel="first"', f'<{base}{page - 1}>; rel="prev"']
         extra = {"link": ", ".join(links)} if links else {}
-        return _Reply(200, [i.to_json(self.app_id, self.api_url) for i in items], extra)
+        return _Reply(200, items[(page - 1) * per_page : page * per_page], extra)
+
+    def _list_installations(self, query: dict[str, list[str]]) -> _Reply:
+        with self._lock:
+            ordered = [self.installations[k] for k in sorted(self.installations)]
+        return self._page(
+            "/app/installations", query, [i.to_json(self.app_id, self.api_url) for i in ordered]
+        )
 
     def _mint(self, inst: FakeInstallation, payload: Any) -> _Reply:
         if inst.suspended:
