@@ -78,7 +78,11 @@ class Tools:
 def find_tools(root: Path | None = None, modules: Iterable[str] = ("kube", "triggers")) -> Tools:
     """Check that ``make e2e-tools`` ran for the current go.mod files; raise with what to run if not."""
     tools = Tools(root or cache_dir())
-    wanted = {"kube": ["etcd", "kube-apiserver"], "triggers": ["eventlistenersink", "interceptors"]}
+    wanted = {
+        "kube": ["etcd", "kube-apiserver"],
+        "triggers": ["eventlistenersink", "interceptors"],
+        "peribolos": ["peribolos"],
+    }
     hint = (
         f"run `make e2e-tools` (or `bash tests/e2e/tools/build.sh {tools.root}`); "
         "it needs Go, see docs/testing.md"

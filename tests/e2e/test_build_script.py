@@ -26,6 +26,7 @@ OUTPUTS = {
         "triggers-config/core-interceptors.yaml",
         "triggers-config/201-clusterrolebinding.yaml",
     ],
+    "peribolos": ["bin/peribolos"],
 }
 
 

@@ -7,9 +7,10 @@
 # Layout of CACHE_DIR:
 #   bin/etcd bin/kube-apiserver           module kube/     (Kubernetes v1.34.4 and the etcd it pins)
 #   bin/eventlistenersink bin/interceptors  module triggers/ (Tekton Triggers v0.37.0)
+#   bin/peribolos                          module peribolos/ (sigs.k8s.io/prow's cmd/peribolos at a pinned commit)
 #   crds/pipeline/*.yaml crds/triggers/*.yaml   CRDs copied from the Pipelines and Triggers modules' config/
 #   triggers-config/*.yaml                       Triggers' ConfigMaps, RBAC (200-*, 201-*) and core interceptors
-#   kube.key triggers.key                        sha256 of go.mod+go.sum each build came from
+#   kube.key triggers.key peribolos.key                        sha256 of go.mod+go.sum each build came from
 # A module is rebuilt only when its go.mod or go.sum changes (or a file above is missing).
 set -euo pipefail
 
@@ -99,6 +100,14 @@ else
   chmod -R u+w "$CACHE/crds" "$CACHE/triggers-config"   # the module cache is read-only
   echo "e2e-tools: copied $(ls "$CACHE/crds/pipeline" | wc -l) Pipelines and $(ls "$CACHE/crds/triggers" | wc -l) Triggers CRD files"
   module_key triggers > "$CACHE/triggers.key"
+fi
+
+if up_to_date peribolos bin/peribolos; then
+  echo "e2e-tools: peribolos is up to date in $CACHE/bin"
+else
+  rm -f "$CACHE/peribolos.key"
+  build peribolos peribolos sigs.k8s.io/prow/cmd/peribolos
+  module_key peribolos > "$CACHE/peribolos.key"
 fi
 
 echo "e2e-tools: ready in $CACHE after $(( $(date +%s) - total_start ))s; cache $(du -sh "$CACHE" | cut -f1)," \
