@@ -397,6 +397,7 @@ def run_task_step(
     workdir: Path,
     *,
     extra_env: Mapping[str, str] | None = None,
+    executables: Mapping[str, Path] | None = None,
     timeout: float = 60,
 ) -> StepResult:
     """Run one step of the Task a TaskRun refers to, on this machine, the way a Pod would run it.
@@ -443,6 +444,7 @@ def run_task_step(
         params=params,
         context=context,
         extra_env=extra_env,
+        executables=executables,
         timeout=timeout,
     )
 
@@ -482,6 +484,7 @@ def run_container(
     params: Mapping[str, str],
     context: Mapping[str, str],
     extra_env: Mapping[str, str] | None = None,
+    executables: Mapping[str, Path] | None = None,
     timeout: float = 60,
 ) -> StepResult:
     """Run a container spec (a Tekton step or a Pod's container) as a local process.
@@ -489,7 +492,9 @@ def run_container(
     Secret volumes are written to files and ``emptyDir`` volumes made folders under ``workdir/volumes``;
     every ``mountPath`` that appears in an env value or an argument is mapped there. ``template`` is a
     Tekton stepTemplate (its env and mounts go under the container's). The identity is a TokenRequest
-    kubeconfig of ``service_account``. The command must be one of this checkout's console scripts.
+    kubeconfig of ``service_account``. The command must be one of this checkout's console scripts, or a
+    path in the image that ``executables`` maps to a local binary (``/ko-app/peribolos`` -> the one
+    build.sh built). Mount paths are also mapped in ``--flag=PATH`` arguments.
     """
     from kubernetes import client
 
@@ -516,6 +521,9 @@ def run_container(
     }
 
     def local_path(text: str) -> str:
+        flag, equals, value = text.partition("=")
+        if equals and flag.startswith("--") and value.startswith("/"):
+            return f"{flag}={local_path(value)}"
         for mount_path, local in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
             if text == mount_path or text.startswith(mount_path.rstrip("/") + "/"):
                 return str(local) + text[len(mount_path.rstrip("/")) :]
@@ -546,7 +554,7 @@ def run_container(
         for a in [*container.get("command", []), *container.get("args", [])]
     ]
     assert argv, f"container {container.get('name')} has no command"
-    argv[0] = console_script(argv[0])
+    argv[0] = str(executables[argv[0]]) if executables and argv[0] in executables else console_script(argv[0])
     done = subprocess.run(
         argv, env=env, capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False
     )
