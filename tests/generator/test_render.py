@@ -15,6 +15,7 @@ import yaml
 from generator.render import CONCERNS, KUSTOMIZATION, render_files, render_objects, render_stream, write_dir
 from generator.validate import validate_path
 from generator.values import load_values
+from tekton.interceptor.server import GRACEFUL_SHUTDOWN_SECONDS
 
 from .conftest import VALUES_DIR, case_values, flat_objects, tekton_crd_dir
 
@@ -443,3 +444,13 @@ def test_refresher_cronjob_flags_and_safety() -> None:
         "--dry-run",
     ]
     assert not _find(flat_objects("dry-run-only"), "CronJob")
+
+
+def test_interceptor_keeps_serving_while_its_endpoint_is_removed() -> None:
+    """A request refused during a rollout is an event lost: GitHub got its 202 and does not redeliver."""
+    deployment = _one(flat_objects("defaults"), "Deployment", "peribolos-interceptor")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep"
+    assert pod["terminationGracePeriodSeconds"] > int(pre_stop[1]) + GRACEFUL_SHUTDOWN_SECONDS
