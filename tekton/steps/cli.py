@@ -21,8 +21,10 @@ import click
 from peribolos_core import logs
 from peribolos_core.durations import DURATION
 from peribolos_core.errors import BadCredentials, ConfigError, PeribolosError
+from peribolos_core.github import GitHubApp
 from peribolos_core.kube import default_namespace
 from peribolos_core.token_secret import secret_name
+from peribolos_core.token_store import TokenStore
 
 from . import config as config_step
 from . import report as report_step
@@ -160,6 +162,20 @@ def _kube(namespace: str | None, kubeconfig: str | None) -> KubeSettings:
     return KubeSettings(namespace or default_namespace(), kubeconfig or None)
 
 
+def _app_and_store(
+    app_id: str,
+    private_key_file: str,
+    github_api_url: str,
+    github_max_retries: int,
+    namespace: str | None,
+    kubeconfig: str | None,
+) -> tuple[GitHubApp, TokenStore]:
+    """The GitHub App client and the token store of the commands that mint (settings checked first)."""
+    app_settings = _app(app_id, private_key_file, github_api_url, github_max_retries)
+    kube = _kube(namespace, kubeconfig)
+    return app_settings.app(), kube.store()
+
+
 def _now() -> datetime:
     return datetime.fromtimestamp(time.time(), UTC)
 
@@ -205,11 +221,9 @@ def install(
     Run on installation created/unsuspend/new_permissions_accepted and repositories added/removed.
     """
     check_installation_id(installation_id)
-    app_settings, kube = (
-        _app(app_id, private_key_file, github_api_url, github_max_retries),
-        _kube(namespace, kubeconfig),
+    app, store = _app_and_store(
+        app_id, private_key_file, github_api_url, github_max_retries, namespace, kubeconfig
     )
-    app, store = app_settings.app(), kube.store()
     outcome = tokens.install(app, store, installation_id)
     log.info("installation token stored", extra=tokens.describe(outcome, _now()))
 
@@ -271,11 +285,9 @@ def ensure_token(
     """
     check_installation_id(installation_id)
     check_min_valid(min_valid)
-    app_settings, kube = (
-        _app(app_id, private_key_file, github_api_url, github_max_retries),
-        _kube(namespace, kubeconfig),
+    app, store = _app_and_store(
+        app_id, private_key_file, github_api_url, github_max_retries, namespace, kubeconfig
     )
-    app, store = app_settings.app(), kube.store()
     now = _now()
     outcome = tokens.ensure_token(app, store, installation_id, min_valid, now)
     logs.register_secret(outcome.token)
