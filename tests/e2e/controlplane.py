@@ -54,10 +54,12 @@ def cache_dir() -> Path:
 
 
 def module_key(module: str) -> str:
-    """Same key as build.sh: sha256 over the module's go.mod then go.sum."""
+    """Same key as build.sh: sha256 over the module's go.mod, go.sum, then its Go files in name order."""
     digest = hashlib.sha256()
-    for name in ("go.mod", "go.sum"):
-        digest.update((TOOLS_DIR / module / name).read_bytes())
+    folder = TOOLS_DIR / module
+    go_files = sorted((p.name for p in folder.glob("*.go")), key=lambda n: n.encode())
+    for name in ("go.mod", "go.sum", *go_files):
+        digest.update((folder / name).read_bytes())
     return digest.hexdigest()
 
 
@@ -79,9 +81,14 @@ def find_tools(root: Path | None = None, modules: Iterable[str] = ("kube", "trig
     """Check that ``make e2e-tools`` ran for the current go.mod files; raise with what to run if not."""
     tools = Tools(root or cache_dir())
     wanted = {
-        "kube": ["etcd", "kube-apiserver"],
-        "triggers": ["eventlistenersink", "interceptors"],
+        "kube": ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
+                 "kube-proxy", "kubectl"],
+        "pipeline": [f"tekton-{c}" for c in
+                     ("controller", "webhook", "entrypoint", "nop", "workingdirinit", "sidecarlogresults")],
+        "triggers": ["triggers-controller", "triggers-webhook", "eventlistenersink", "interceptors"],
+        "coredns": ["coredns"],
         "peribolos": ["peribolos"],
+        "pause": ["pause"],
     }
     hint = (
         f"run `make e2e-tools` (or `bash tests/e2e/tools/build.sh {tools.root}`); "
@@ -192,11 +199,12 @@ class CertificateAuthority:
         cert, key, pair = _issue(directory, name, subject, ca=True)
         return cls(directory, cert, key, pair)
 
-    def serving(self, name: str, dns_names: Iterable[str] = ()) -> CertPair:
-        """A server certificate whose SANs cover 127.0.0.1, ::1, localhost and ``dns_names``."""
+    def serving(self, name: str, dns_names: Iterable[str] = (), ips: Iterable[str] = ()) -> CertPair:
+        """A server certificate whose SANs cover 127.0.0.1, ::1, localhost, ``dns_names`` and ``ips``."""
         sans: list[x509.GeneralName] = [
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
             x509.IPAddress(ipaddress.ip_address("::1")),
+            *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips),
             x509.DNSName("localhost"),
             *(x509.DNSName(d) for d in dns_names),
         ]
@@ -345,11 +353,30 @@ class ControlPlane:
 
     # ---- start / stop
 
+    address: str = "127.0.0.1"
+    """Where kube-apiserver listens and what it advertises (a cluster uses its node's address)."""
+    secure_port: int = 0
+    """kube-apiserver's port; 0 picks a free one."""
+    service_cidr: str = "10.96.0.0/24"
+
+    def apiserver_flags(self, pki: Path) -> list[str]:
+        """Flags that differ between the bare control plane and a cluster (see ``Cluster``)."""
+        return [
+            "--authorization-mode=RBAC",
+            # No controller manager runs: don't publish endpoints for the kubernetes Service.
+            "--endpoint-reconciler-type=none",
+        ]
+
+    def serving_sans(self) -> tuple[list[str], list[str]]:
+        """(DNS names, IPs) of kube-apiserver's serving certificate besides loopback."""
+        return ["kubernetes", "kubernetes.default.svc"], []
+
     def start(self, install_crds: bool = True) -> ControlPlane:
         t0 = time.monotonic()
         pki = self.workdir / "pki"
         self.authority = CertificateAuthority.create(pki)
-        serving = self.authority.serving("kube-apiserver", ["kubernetes", "kubernetes.default.svc"])
+        dns_names, ips = self.serving_sans()
+        serving = self.authority.serving("kube-apiserver", dns_names, ips)
         self.admin = self.authority.client("admin", ADMIN_USER, ["system:masters"])
         sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         _write_key(pki / "sa.key", sa_key)
@@ -389,31 +416,29 @@ class ControlPlane:
         self.startup_seconds["etcd"] = time.monotonic() - t0
 
         t0 = time.monotonic()
-        self.port = free_port()
-        self.url = f"https://127.0.0.1:{self.port}"
+        self.port = self.secure_port or free_port()
+        self.url = f"https://{self.address}:{self.port}"
         apiserver = Process(
             "kube-apiserver",
             [
                 str(self.tools.bin("kube-apiserver")),
                 f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
                 f"--secure-port={self.port}",
                 f"--cert-dir={pki}",
                 f"--tls-cert-file={serving.cert}",
                 f"--tls-private-key-file={serving.key}",
                 f"--client-ca-file={self.ca}",
-                "--authorization-mode=RBAC",
                 "--anonymous-auth=false",
                 "--service-account-issuer=https://kubernetes.default.svc",
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
-                "--service-cluster-ip-range=10.96.0.0/24",
-                # No controller manager runs: don't publish loopback endpoints for the kubernetes Service.
-                "--endpoint-reconciler-type=none",
+                f"--service-cluster-ip-range={self.service_cidr}",
                 "--enable-priority-and-fairness=false",
                 "--profiling=false",
                 "--v=1",
+                *self.apiserver_flags(pki),
             ],
             self.log_dir / "kube-apiserver.log",
         ).start()
