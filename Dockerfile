@@ -3,13 +3,20 @@
 # peribolos-step (Tekton steps), peribolos-refresh-tokens (CronJob), peribolos-generate (render/validate).
 # Build: make image   (or: docker build -t peribolos-as-a-service:dev .)
 
-# Pinned base; bump deliberately (and the same tag in both stages so the venv's python matches).
+# Pinned base; bump deliberately (and the same tag in both stages so the venv's python matches). Any
+# image with python3 >= 3.11 and its venv module works: the test cluster builds on a Debian bookworm base
+# made with debootstrap (python3, python3-venv), passed as --build-arg PYTHON_IMAGE=...
 ARG PYTHON_IMAGE=python:3.12.10-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
+# Optional: a CA bundle for pip behind a TLS-inspecting proxy, mounted for the build only
+# (podman build -v /etc/ssl/certs/ca-certificates.crt:/run/build-ca.crt:ro --build-arg PIP_CERT=/run/build-ca.crt).
+ARG PIP_CERT
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python -m venv /opt/peribolos
+RUN python3 -m venv /opt/peribolos
 WORKDIR /src
 # Dependencies first, so a source change does not reinstall them.
 COPY setup.py pyproject.toml README.md ./

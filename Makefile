@@ -1,7 +1,9 @@
 # Peribolos as a Service — developer entry points.
-#   make manifests   render every manifest with the default values into deploy/
-#   make test        set up .venv, build the Go test tools (cached), lint, run the whole suite
-#   make bench       print the benchmark figures (docs/performance.md records them)
+#   make manifests     render every manifest with the default values into deploy/
+#   make test          set up .venv, build the cluster's tools and images (cached), lint, run the whole suite
+#   make bench         print the benchmark figures (docs/performance.md records them)
+#   make cluster-up    a real single-node cluster with Tekton and this product against a fake GitHub
+#   make cluster-down  stop it
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,7 +14,8 @@ E2E_CACHE ?= $(HOME)/.cache/peribolos-e2e
 export E2E_CACHE
 PYTEST_ARGS ?=
 
-.PHONY: help venv manifests test unit lint bench e2e-tools docs check-docs image clean
+.PHONY: help venv manifests test unit lint bench cluster-tools e2e-tools cluster-images cluster-up \
+	cluster-down docs check-docs image clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -32,8 +35,23 @@ manifests: venv
 lint: venv
 	$(BIN)/ruff check .
 
-e2e-tools:
+# Debian packages of the node (containerd, runc, CNI plugins, iptables, podman, debootstrap...), as root.
+cluster-tools:
+	bash tests/e2e/tools/debian-packages.sh
+
+# The Go tools (Kubernetes, Tekton, CoreDNS, peribolos) from the pinned modules into $(E2E_CACHE).
+e2e-tools: cluster-tools
 	bash tests/e2e/tools/build.sh "$(E2E_CACHE)"
+
+# The cluster's images: the Go tools as images, and this project's image from its Dockerfile (podman).
+cluster-images: venv e2e-tools
+	$(BIN)/python -m tests.infra.images
+
+cluster-up: cluster-images
+	$(BIN)/python -m tests.infra.localcluster up
+
+cluster-down: venv
+	$(BIN)/python -m tests.infra.localcluster down
 
 docs: venv
 	$(BIN)/peribolos-generate values-docs > docs/values.md
@@ -47,7 +65,7 @@ unit: venv
 
 # The suite runs in a network namespace of its own (tests/e2e/isolated-net.sh): only loopback, so no
 # server a test starts is reachable from outside. E2E_NETNS=0 turns that off.
-test: venv lint check-docs e2e-tools
+test: venv lint check-docs cluster-images
 	bash tests/e2e/isolated-net.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: venv e2e-tools
