@@ -292,7 +292,10 @@ class FakeGitHub:
         rate_limit: int = 1_000_000,
         seed: int = 0,
         record: bool = True,
+        host: str = "127.0.0.1",
     ) -> None:
+        self.host = host
+        """Address to listen on: loopback, or an address inside the test's own network namespace."""
         self.app_id = str(app_id)
         self.client_id = client_id
         self.public_keys: list[rsa.RSAPublicKey] = [public_key]
@@ -334,7 +337,7 @@ class FakeGitHub:
         class Handler(_Handler):
             server_fake = fake
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+        server = ThreadingHTTPServer((self.host, 0), Handler, bind_and_activate=False)
         server.daemon_threads = True
         server.block_on_close = False
         server.request_queue_size = 512
@@ -363,7 +366,7 @@ class FakeGitHub:
     @property
     def url(self) -> str:
         assert self._server is not None, "FakeGitHub is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self._server.server_address[1]}"
 
     @property
     def api_url(self) -> str:
