@@ -84,17 +84,8 @@ class Action:
         object.__setattr__(self, "permissions", MappingProxyType(dict(self.permissions)))
 
     @property
-    def trigger(self) -> str:
-        """The EventListener's Trigger for it."""
-        return f"peribolos-{self.name}"
-
-    @property
-    def trigger_template(self) -> str:
-        return f"peribolos-{self.name}"
-
-    @property
-    def task(self) -> str:
-        """The Task its TaskRuns run (and the TaskRuns' generateName prefix)."""
+    def resource(self) -> str:
+        """``peribolos-<name>``: its Trigger, TriggerTemplate and Task (and its TaskRuns' generateName)."""
         return f"peribolos-{self.name}"
 
     @property
@@ -122,24 +113,15 @@ class ActionTable:
         problems = _problems(self.rows)
         if problems:
             raise ValueError("action table: " + "; ".join(problems))
+        self.names = tuple(row.name for row in self.rows)
+        self.event_names = frozenset(event.name for row in self.rows for event in row.events)
+        self.check_run_names = tuple(row.check_run for row in self.rows if row.check_run)
 
     def __iter__(self) -> Iterator[Action]:
         return iter(self.rows)
 
     def __repr__(self) -> str:
         return f"ActionTable({', '.join(self.names)})"
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(row.name for row in self.rows)
-
-    @property
-    def event_names(self) -> frozenset[str]:
-        return frozenset(event.name for row in self.rows for event in row.events)
-
-    @property
-    def check_run_names(self) -> tuple[str, ...]:
-        return tuple(row.check_run for row in self.rows if row.check_run)
 
     def get(self, name: str) -> Action | None:
         return next((row for row in self.rows if row.name == name), None)

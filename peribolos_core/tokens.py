@@ -201,14 +201,8 @@ def forget(store: TokenStore, installation_id: int) -> bool:
 
 
 def _mint_and_store(
-    minter: Minter,
-    store: TokenStore,
-    installation_id: int,
-    org: str,
-    account_type: str,
-    *,
-    listed: Listed = NOT_LISTED,
-    deadline: float | None = None,
+    minter: Minter, store: TokenStore, installation_id: int, org: str, account_type: str, *,
+    listed: Listed = NOT_LISTED, deadline: float | None = None,
 ) -> TokenOutcome:
     try:
         token = minter.mint(installation_id, deadline=deadline)

@@ -59,7 +59,7 @@ def test_the_table_holds_the_design_cards_decision_table() -> None:
         ("pull_request", "reopened"): "dry-run",
     }
     assert ACTIONS.check_run_names == ("peribolos/sync", "peribolos/dry-run")
-    assert [row.task for row in ACTIONS] == ["peribolos-install", "peribolos-uninstall", "peribolos-sync",
+    assert [row.resource for row in ACTIONS] == ["peribolos-install", "peribolos-uninstall", "peribolos-sync",
                                              "peribolos-dry-run"]
 
 

@@ -29,7 +29,7 @@ from peribolos_core.kube import (
     to_dict,
 )
 from peribolos_core.token_secret import build_secret, parse_secret
-from tests.e2e.controlplane import free_port
+from tests.not_kube import dead_kubeconfig
 
 
 def api_exception(status: int, message: str | None) -> ApiException:
@@ -114,16 +114,8 @@ def test_load_core_v1_bad_kubeconfig_is_config_error(tmp_path: Path, content: st
 
 def test_unreachable_apiserver_is_one_error_not_a_warning_per_retry(tmp_path: Path, caplog) -> None:
     """Issue 14: urllib3 wrote three "Retrying (...)" warnings before each Kubernetes error line."""
-    path = tmp_path / "kubeconfig"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{free_port()}",
-                                                "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "not-a-real-token"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-    }))
     caplog.set_level(logging.DEBUG, logger="urllib3")
-    api = load_core_v1(str(path))
+    api = load_core_v1(str(dead_kubeconfig(tmp_path / "kubeconfig")))
     with pytest.raises(KubeUnavailable) as info, kube_errors("list Secrets in ns"):
         api.list_namespaced_secret("ns", _request_timeout=(1, 1))
     assert str(info.value) == (

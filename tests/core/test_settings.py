@@ -75,44 +75,32 @@ def test_installation_id_refused(value: object) -> None:
         check_installation_id(value)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    ("value", "ok"),
-    [("12345", True), (" 12345 ", True), ("Iv1.0123456789abcdef", True), ("Iv23liAbC", True), ("", False),
-     ("12 34", False), ("abc", False), ("Iv", False), ("12345;rm", False)],
-    ids=["numeric", "blanks-dropped", "client-id", "new-client-id", "empty", "space", "word", "bare-iv",
-         "junk"],
-)
-def test_app_id(value: str, ok: bool) -> None:
-    if ok:
-        assert check_app_id(value) == value.strip()
-    else:
-        with pytest.raises(ConfigError, match="--app-id / GITHUB_APP_ID must be the App's numeric id"):
-            check_app_id(value)
+APP_IDS = [("12345", True), (" 12345 ", True), ("Iv1.0123456789abcdef", True), ("Iv23liAbC", True),
+           ("", False), ("12 34", False), ("abc", False), ("Iv", False), ("12345;rm", False)]
+NAMESPACES = [("peribolos", True), ("a", True), ("team-1", True), ("a" * 63, True), ("", False),
+              ("Upper", False), ("under_score", False), ("-x", False), ("x-", False), ("a" * 64, False),
+              ("a.b", False)]
+RETRIES = [(0, True), (10, True), (-1, False), (11, False)]
+CHECKS = [
+    *[(check_app_id, v, ok, "--app-id / GITHUB_APP_ID must be the App's numeric id") for v, ok in APP_IDS],
+    *[(check_namespace, v, ok, "is not a valid namespace name") for v, ok in NAMESPACES],
+    *[(check_max_retries, v, ok, "--github-max-retries must be between 0 and 10") for v, ok in RETRIES],
+]
 
 
 @pytest.mark.parametrize(
-    ("value", "ok"),
-    [("peribolos", True), ("a", True), ("team-1", True), ("a" * 63, True), ("", False), ("Upper", False),
-     ("under_score", False), ("-x", False), ("x-", False), ("a" * 64, False), ("a.b", False)],
-    ids=["word", "one-letter", "dash", "63", "empty", "upper-case", "underscore", "leading-dash",
-         "trailing-dash", "64", "dot"],
+    ("check", "value", "ok", "message"),
+    CHECKS,
+    ids=[f"{check.__name__}-{value!r}" if len(repr(value)) < 24 else f"{check.__name__}-{len(value)}-chars"
+         for check, value, _, _ in CHECKS],
 )
-def test_namespace(value: str, ok: bool) -> None:
+def test_check(check, value, ok: bool, message: str) -> None:
+    """Each rule accepts what it should (giving the clean value) and names the flag when it refuses."""
     if ok:
-        assert check_namespace(value) == value
+        assert check(value) == (value.strip() if isinstance(value, str) else value)
     else:
-        with pytest.raises(ConfigError, match="is not a valid namespace name"):
-            check_namespace(value)
-
-
-@pytest.mark.parametrize(("value", "ok"), [(0, True), (10, True), (-1, False), (11, False)],
-                         ids=["none", "ten", "negative", "eleven"])
-def test_max_retries(value: int, ok: bool) -> None:
-    if ok:
-        assert check_max_retries(value) == value
-    else:
-        with pytest.raises(ConfigError, match="--github-max-retries must be between 0 and 10"):
-            check_max_retries(value)
+        with pytest.raises(ConfigError, match=message):
+            check(value)
 
 
 @pytest.mark.parametrize(

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
 from tests.e2e.controlplane import free_port
 from tests.fakes.fixtures import APP_ID, write_key
-from tests.not_kube import ANSWERS, not_a_kube_apiserver
+from tests.not_kube import ANSWERS, dead_kubeconfig, not_a_kube_apiserver
 from tests.refresher.conftest import json_lines, run_cli
-
-
-def dead_kubeconfig(path: Path) -> Path:
-    """A kubeconfig pointing at a port where nothing listens."""
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "x",
-        "clusters": [{"name": "x", "cluster": {"server": f"https://127.0.0.1:{free_port()}",
-                                                "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "x", "user": {"token": "not-a-real-token"}}],
-        "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
-    }))
-    return path
-
 
 BAD_CONFIG = {
     "missing-app-id": ([], {"GITHUB_APP_ID": ""}, "--app-id"),
