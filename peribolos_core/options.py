@@ -38,8 +38,12 @@ from .settings import (
 PACKAGE = "peribolos-as-a-service"
 F = TypeVar("F", bound=Callable[..., Any])
 
-version_option = click.version_option(package_name=PACKAGE)
-"""``--version``: the installed package's version (from its metadata)."""
+
+
+def version_option(func: F) -> F:
+    """``--version``: the installed package's version (from its metadata). A fresh click option per
+    command: click's remembers the first program name it printed."""
+    return click.version_option(package_name=PACKAGE)(func)
 
 
 def _group(options: list[Callable[[F], F]], collect: Callable[[dict[str, Any]], dict[str, Any]]

@@ -107,7 +107,14 @@ def test_github_group_alone() -> None:
     assert bad.exit_code == 2 and "--github-max-retries" in bad.output
 
 
-def test_version_comes_from_the_package() -> None:
+@click.command()
+@version_option
+def other_program() -> None:
+    """A second program with the option: each prints its own name."""
+
+
+def test_version_comes_from_the_package_and_names_each_program() -> None:
     result = invoke(program, ["--version"])
     assert result.exit_code == 0
-    assert result.output.strip().endswith(f"version {version('peribolos-as-a-service')}")
+    assert result.output == f"program, version {version('peribolos-as-a-service')}\n"
+    assert invoke(other_program, ["--version"]).output.startswith("other-program, version ")
