@@ -39,7 +39,6 @@ PACKAGE = "peribolos-as-a-service"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-
 def version_option(func: F) -> F:
     """``--version``: the installed package's version (from its metadata). A fresh click option per
     command: click's remembers the first program name it printed."""
