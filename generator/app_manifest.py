@@ -1,7 +1,9 @@
 """The GitHub App manifest (GitHub's "register an App from a manifest" flow), derived from the values.
 
-Permissions follow what is wired: peribolos with only the ``--fix-*`` flags set needs only the matching
-permissions, and a service without sync or dry-run never reads a repository.
+Events and permissions follow what is wired, row by row of the action table
+(:data:`peribolos_core.actions.ACTIONS`): each wired action's events and permissions, and for peribolos
+only what its ``--fix-*`` flags change (write where an action applies the config, read for dry runs). A
+service without sync or dry-run never reads a repository.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.errors import RenderError
+from peribolos_core.actions import ACTIONS, ALWAYS_DELIVERED, ActionTable, stronger
 
 # permission → why (docs/operations.md shows the same list).
 WHY = {
@@ -35,43 +38,50 @@ def webhook_url(v: dict[str, Any]) -> str:
     return f"https://{exposure['host']}{exposure['path']}"
 
 
-def permissions(v: dict[str, Any]) -> dict[str, str]:
-    """The least set of permissions the wired events and the peribolos flags need."""
-    events = v["events"]
-    peribolos = v["peribolos"]
-    runs_peribolos = events["sync"] or events["dryRun"]
-    # A dry-run-only service never writes: read is enough for what peribolos would change.
-    change = "write" if events["sync"] else "read"
+# --fix-* value → the permissions what it manages needs (peribolos reads members whenever it runs).
+FIX_PERMISSIONS = {
+    "fixOrgMembers": ("members",),
+    "fixTeams": ("members",),
+    "fixTeamMembers": ("members",),
+    "fixTeamRepos": ("members", "administration"),
+    "fixRepos": ("administration",),
+    "fixCollaborators": ("administration",),
+    "fixOrg": ("organization_administration",),
+}
+
+
+def _grant(out: dict[str, str], permission: str, level: str | None) -> None:
+    strongest = stronger(out.get(permission), level)
+    if strongest:
+        out[permission] = strongest
+
+
+def permissions(v: dict[str, Any], table: ActionTable = ACTIONS) -> dict[str, str]:
+    """The least set of permissions the wired actions and the peribolos flags need."""
+    wired = table.wired(v["events"])
     out = {"metadata": "read"}
-    if runs_peribolos:
-        out["contents"] = "read"
-        out["checks"] = "write"
-        out["members"] = "read"
-        if any(peribolos[key] for key in ("fixOrgMembers", "fixTeams", "fixTeamMembers", "fixTeamRepos")):
-            out["members"] = change
-        if any(peribolos[key] for key in ("fixRepos", "fixTeamRepos", "fixCollaborators")):
-            out["administration"] = change
-        if peribolos["fixOrg"]:
-            out["organization_administration"] = change
-    if events["dryRun"]:
-        out["pull_requests"] = "read"
+    access: str | None = None
+    for action in wired:
+        for permission, level in action.permissions.items():
+            _grant(out, permission, level)
+        access = stronger(access, action.peribolos_access)
+    if access:
+        # A dry-run-only service never writes: read is enough for what peribolos would change.
+        _grant(out, "members", "read")
+        for key, needed in FIX_PERMISSIONS.items():
+            if v["peribolos"][key]:
+                for permission in needed:
+                    _grant(out, permission, access)
     return dict(sorted(out.items()))
 
 
-def events(v: dict[str, Any]) -> list[str]:
-    """Webhook events to subscribe to (installation events are always delivered to an App)."""
-    wired = v["events"]
-    out = []
-    if wired["sync"] or wired["dryRun"]:
-        out.append("check_run")
-    if wired["dryRun"]:
-        out.append("pull_request")
-    if wired["sync"]:
-        out.append("push")
-    return out
+def events(v: dict[str, Any], table: ActionTable = ACTIONS) -> list[str]:
+    """Webhook events to subscribe to: the wired actions' (installation events reach every App anyway)."""
+    wired = {event for action in table.wired(v["events"]) for event in action.event_types}
+    return sorted(wired - ALWAYS_DELIVERED)
 
 
-def build(v: dict[str, Any]) -> dict[str, Any]:
+def build(v: dict[str, Any], table: ActionTable = ACTIONS) -> dict[str, Any]:
     """The manifest JSON object."""
     app = v["githubApp"]
     return {
@@ -82,6 +92,6 @@ def build(v: dict[str, Any]) -> dict[str, Any]:
         "public": app["public"],
         "hook_attributes": {"url": webhook_url(v), "active": True},
         "redirect_url": app["redirectUrl"],
-        "default_permissions": permissions(v),
-        "default_events": events(v),
+        "default_permissions": permissions(v, table),
+        "default_events": events(v, table),
     }

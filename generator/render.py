@@ -18,7 +18,7 @@ import yaml
 
 from generator.errors import RenderError
 from generator.values import Values
-from tekton.interceptor.decision import CONFIG_KEYS, INSTALLATION_KEYS
+from peribolos_core.actions import ACTIONS, CONFIG_KEYS, INSTALLATION_KEYS, ActionTable
 
 # libyaml when present (10x faster); same safe subset of YAML either way.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -51,13 +51,8 @@ PRIVATE_KEY_FILE = f"{GITHUB_APP_DIR}/private-key.pem"
 WEBHOOK_DIR = "/var/run/peribolos/webhook"
 WEBHOOK_SECRET_FILE = f"{WEBHOOK_DIR}/webhook-secret"
 
-# action → (Trigger/Task/TriggerTemplate suffix, GitHub event types, the events value key)
-ACTIONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("install", ("installation", "installation_repositories"), "install"),
-    ("uninstall", ("installation",), "uninstall"),
-    ("sync", ("push", "check_run"), "sync"),
-    ("dry-run", ("pull_request", "check_run"), "dryRun"),
-)
+# The Triggers, TriggerTemplates and Tasks are one per wired row of the action table
+# (peribolos_core.actions): names, event types, check runs and what each Task runs come from the row.
 # TaskRun params are named after the interceptor's extension keys, which the bindings read.
 INSTALLATION_PARAMS = INSTALLATION_KEYS
 CONFIG_PARAMS = CONFIG_KEYS
@@ -85,7 +80,7 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _context(values: Values) -> dict[str, Any]:
+def _context(values: Values, table: ActionTable) -> dict[str, Any]:
     v = values.data
     security = v["podSecurity"]
     pod_security: dict[str, Any] = {"runAsNonRoot": True}
@@ -101,7 +96,7 @@ def _context(values: Values) -> dict[str, Any]:
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
-    wired = [(name, events) for name, events, key in ACTIONS if v["events"][key]]
+    wired = table.wired(v["events"])
     peribolos = v["peribolos"]
     flags = [
         f"--github-endpoint={v['github']['apiUrl']}",
@@ -209,10 +204,10 @@ def _decorate(obj: dict[str, Any], values: Values) -> dict[str, Any]:
     return obj
 
 
-def render_objects(values: Values) -> dict[str, list[dict[str, Any]]]:
-    """Concern → its objects (concerns with no object are left out)."""
+def render_objects(values: Values, table: ActionTable = ACTIONS) -> dict[str, list[dict[str, Any]]]:
+    """Concern → its objects (concerns with no object are left out); ``table`` is the action table."""
     env = _environment()
-    context = _context(values)
+    context = _context(values, table)
     out: dict[str, list[dict[str, Any]]] = {}
     for concern in CONCERNS:
         name = f"{concern}.yaml.j2"
@@ -238,9 +233,9 @@ def dump(objects: list[dict[str, Any]]) -> str:
     )
 
 
-def render_stream(values: Values) -> str:
+def render_stream(values: Values, table: ActionTable = ACTIONS) -> str:
     """Every object, in apply order, as one multi-document stream."""
-    rendered = render_objects(values)
+    rendered = render_objects(values, table)
     return dump([obj for concern in CONCERNS for obj in rendered.get(concern, [])])
 
 

@@ -22,11 +22,10 @@ import yaml
 
 from generator.errors import ValuesError
 from peribolos_core.durations import parse_duration
+from peribolos_core.settings import MIN_VALID_RULE, min_valid_ok
 
 DEFAULTS_SOURCE = "defaults"
 _SET_KEY = re.compile(r"^[A-Za-z0-9_-]+(?:(?<!\\)\.[^=]+)*$")
-# Installation tokens live one hour: a --min-valid outside this range never or always re-mints.
-TOKEN_MIN_VALID_RANGE = (60, 59 * 60)
 
 KeyPath = tuple[str | int, ...]
 
@@ -270,10 +269,10 @@ def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
     if exposure["type"] != "none" and not exposure["host"]:
         out.append((("exposure", "host"), f"required when exposure.type is {exposure['type']}",
                     (("exposure", "host"), ("exposure", "type"))))
-    low, high = TOKEN_MIN_VALID_RANGE
     for path in (("taskRun", "tokenMinValid"), ("refresher", "minValid")):
-        if not low <= _seconds(data[path[0]][path[1]]) <= high:
-            out.append((path, "must be between 1m and 59m (installation tokens live one hour)", (path,)))
+        # The rule ensure-token --min-valid and the refresher's --min-valid apply (one home: settings).
+        if not min_valid_ok(parse_duration(data[path[0]][path[1]])):
+            out.append((path, f"must be {MIN_VALID_RULE}", (path,)))
     interceptor = data["interceptor"]
     if interceptor["url"].startswith("https://") and not interceptor["caBundle"]:
         out.append((("interceptor", "caBundle"), "required when interceptor.url is https:// (Tekton Triggers "

@@ -4,6 +4,7 @@
 
     PeribolosError                      .temporary: a retry may help
     ├── ConfigError                     bad settings, missing or malformed key            (permanent)
+    ├── MintDeferred                    the mint budget has no slot before the deadline   (temporary)
     ├── GitHubError(status_code, message)
     │   ├── BadCredentials              401: bad JWT, wrong app id, clock skew, bad token  (permanent)
     │   ├── InstallationGone            404 on an installation endpoint                    (permanent)
@@ -38,6 +39,12 @@ class PeribolosError(Exception):
 
 class ConfigError(PeribolosError):
     """Settings are missing or wrong (a flag, an environment variable, the private key file)."""
+
+
+class MintDeferred(PeribolosError):
+    """The App's mint budget grants no slot before the caller's deadline; nothing was sent to GitHub."""
+
+    temporary = True
 
 
 class GitHubError(PeribolosError):

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from .app_jwt import AppJWT
 from .errors import ConfigError, GitHubRequestError, InstallationGone
 from .http import Transport
+from .settings import DEFAULT_API_URL, check_installation_id
 
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 APP_401_HINT = "check the App id, the private key and this machine's clock (JWT iat/exp)"
@@ -88,13 +89,6 @@ class Installation:
         )
 
 
-def _installation_id(value: int | str) -> int:
-    text = str(value)
-    if not text.isdigit() or int(text) <= 0:
-        raise ConfigError(f"installation id must be a positive integer, got {text!r}")
-    return int(text)
-
-
 class GitHubApp:
     """The App authenticated with its JWT. Thread-safe: the refresher shares one across its workers."""
 
@@ -102,7 +96,7 @@ class GitHubApp:
         self,
         app_id: str | int,
         private_key: rsa.RSAPrivateKey,
-        api_url: str = "https://api.github.com",
+        api_url: str = DEFAULT_API_URL,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -146,7 +140,7 @@ class GitHubApp:
 
         Raises InstallationGone (404), InstallationSuspended (403), BadCredentials (401), RateLimited, ...
         """
-        iid = _installation_id(installation_id)
+        iid = check_installation_id(installation_id, "installation id")
         body: dict[str, Any] = {}
         if permissions:
             body["permissions"] = dict(permissions)
@@ -163,7 +157,7 @@ class GitHubApp:
 
     def get_installation(self, installation_id: int | str) -> Installation:
         """One installation; InstallationGone when the App is no longer installed there."""
-        iid = _installation_id(installation_id)
+        iid = check_installation_id(installation_id, "installation id")
         response = self.transport.request(
             "GET", f"/app/installations/{iid}", authorization=self._auth(), on_404=InstallationGone
         )
@@ -193,7 +187,7 @@ class GitHubInstallationClient:
     def __init__(
         self,
         token: str,
-        api_url: str = "https://api.github.com",
+        api_url: str = DEFAULT_API_URL,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,

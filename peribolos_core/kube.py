@@ -25,9 +25,24 @@ from .errors import ConfigError, KubeConflict, KubeError, KubeForbidden, KubeNot
 IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 REQUEST_TIMEOUT = (5.0, 30.0)
 """(connect, read) seconds for every API call: a stuck API server fails the step instead of hanging it."""
+RETRIES = 3
+"""urllib3 retries of a connection error (and of a read error on a GET, PUT or DELETE), at once, then 0.5 s
+and 1 s later: a kube-apiserver restarting or a connection reset costs a moment, not the step."""
 
 # The client logs whole response bodies (Secret data included) at debug level: never let that through.
 logging.getLogger("kubernetes").setLevel(logging.WARNING)
+
+
+class _QuietRetries(logging.Filter):
+    """Drops urllib3's "Retrying (...)" warning, written once per retry before the error line that says it
+    all (issue 14). The GitHub transport retries on its own with urllib3 retries off, so only the
+    Kubernetes client's retries wrote these."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Retrying (")
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_QuietRetries())
 
 
 def load_core_v1(kubeconfig: str | None = None) -> client.CoreV1Api:
@@ -51,6 +66,7 @@ def load_core_v1(kubeconfig: str | None = None) -> client.CoreV1Api:
             "ServiceAccount, or pass --kubeconfig / KUBECONFIG"
         ) from exc
     configuration.debug = False
+    configuration.retries = urllib3.Retry(total=RETRIES, backoff_factor=0.25, redirect=False)
     return client.CoreV1Api(client.ApiClient(configuration))
 
 
@@ -99,6 +115,12 @@ def kube_errors(what: str = "Kubernetes API call") -> Iterator[None]:
         yield
     except ApiException as exc:
         raise error_for_api_exception(exc, what) from exc
+    except urllib3.exceptions.MaxRetryError as exc:
+        reason = f": {type(exc.reason).__name__}" if exc.reason is not None else ""
+        tries = f"{RETRIES + 1} tries"
+        raise KubeUnavailable(
+            None, f"{what}: cannot reach the Kubernetes API ({type(exc).__name__}{reason}, {tries})"
+        ) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise KubeUnavailable(
             None, f"{what}: cannot reach the Kubernetes API ({type(exc).__name__})"

@@ -14,6 +14,7 @@ One Secret per installation, named from the installation id so that it survives 
         peribolos.dev/account-login: <login as GitHub spells it>
         peribolos.dev/account-type: Organization | User
         peribolos.dev/suspended: "true"            # only while the installation is suspended
+        peribolos.dev/disallowed-since: <RFC 3339> # only while the org is outside allowedOrgs
     type: Opaque
     data: {token: <base64>, org: <base64 login>}
 """
@@ -21,10 +22,13 @@ One Secret per installation, named from the installation id so that it survives 
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from .settings import check_installation_id
 
 SECRET_PREFIX = "peribolos-token-"  # noqa: S105 (a name prefix, not a secret)
 MANAGED_BY = "peribolos-as-a-service"
@@ -37,6 +41,7 @@ ANNOTATION_EXPIRES_AT = "peribolos.dev/expires-at"
 ANNOTATION_ACCOUNT_LOGIN = "peribolos.dev/account-login"
 ANNOTATION_ACCOUNT_TYPE = "peribolos.dev/account-type"
 ANNOTATION_SUSPENDED = "peribolos.dev/suspended"
+ANNOTATION_DISALLOWED_SINCE = "peribolos.dev/disallowed-since"
 DATA_TOKEN = "token"  # noqa: S105 (a data key name)
 DATA_ORG = "org"
 LABEL_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_COMPONENT}={COMPONENT}"
@@ -50,11 +55,8 @@ class MalformedSecret(ValueError):
 
 
 def secret_name(installation_id: int | str) -> str:
-    """``peribolos-token-<installation_id>``; the id must be a positive integer."""
-    text = str(installation_id)
-    if not text.isdigit() or int(text) <= 0:
-        raise ValueError(f"installation id must be a positive integer, got {text!r}")
-    return f"{SECRET_PREFIX}{int(text)}"
+    """``peribolos-token-<installation_id>``; ConfigError unless the id is a positive integer."""
+    return f"{SECRET_PREFIX}{check_installation_id(installation_id, 'installation id')}"
 
 
 def account_label(login: str) -> str:
@@ -66,8 +68,18 @@ def account_label(login: str) -> str:
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``: ``2026-01-02T03:04:05Z``."""
     if value.tzinfo is None:
-        raise ValueError("expiry must be timezone-aware")
+        raise ValueError("times must be timezone-aware")
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(raw: str | None, key: str, name: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw or "")
+    except ValueError as exc:
+        raise MalformedSecret(f"Secret {name}: annotation {key} is not RFC 3339") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,8 @@ class StoredToken:
     token: str = field(repr=False)
     suspended: bool = False
     resource_version: str | None = None
+    disallowed_since: datetime | None = None
+    """When the refresher first saw the org outside allowedOrgs (None: allowed, or no allowedOrgs)."""
 
     def valid_for(self, now: datetime) -> timedelta:
         """How long the token stays valid after ``now`` (negative once expired)."""
@@ -148,12 +162,10 @@ def _decode(data: dict[str, Any], key: str, name: str) -> str:
 
 
 def parse_secret(obj: Any) -> StoredToken:
-    """A Secret (a dict with the API's camelCase keys, or a client ``V1Secret``) → StoredToken;
-    MalformedSecret when off-schema."""
+    """A Secret (a dict with the API's camelCase keys: ``kube.to_dict`` turns a client model into one) →
+    StoredToken; MalformedSecret when off-schema."""
     if not isinstance(obj, dict):
-        from .kube import to_dict  # the client's models only when one is handed in; this module stays pure
-
-        obj = to_dict(obj)
+        raise MalformedSecret(f"a Secret must be a mapping, got {type(obj).__name__} (see kube.to_dict)")
     metadata = obj.get("metadata") or {}
     name = metadata.get("name") or "(unnamed)"
     labels = metadata.get("labels") or {}
@@ -164,19 +176,19 @@ def parse_secret(obj: Any) -> StoredToken:
     data = obj.get("data") or {}
     token = _decode(data, DATA_TOKEN, name)
     org = annotations.get(ANNOTATION_ACCOUNT_LOGIN) or _decode(data, DATA_ORG, name)
-    expires_raw = annotations.get(ANNOTATION_EXPIRES_AT)
-    try:
-        expires_at = datetime.fromisoformat(expires_raw or "")
-    except ValueError as exc:
-        raise MalformedSecret(f"Secret {name}: annotation {ANNOTATION_EXPIRES_AT} is not RFC 3339") from exc
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=UTC)
+    expires_at = _parse_time(annotations.get(ANNOTATION_EXPIRES_AT), ANNOTATION_EXPIRES_AT, name)
+    disallowed_since = None
+    if ANNOTATION_DISALLOWED_SINCE in annotations:
+        # A mark edited by hand into something else counts as no mark: the refresher sets it afresh.
+        with contextlib.suppress(MalformedSecret):
+            disallowed_since = _parse_time(annotations[ANNOTATION_DISALLOWED_SINCE], "", name)
     return StoredToken(
         installation_id=int(raw_id),
         org=org,
         account_type=annotations.get(ANNOTATION_ACCOUNT_TYPE) or "Organization",
-        expires_at=expires_at.astimezone(UTC),
+        expires_at=expires_at,
         token=token,
         suspended=annotations.get(ANNOTATION_SUSPENDED) == "true",
         resource_version=metadata.get("resourceVersion"),
+        disallowed_since=disallowed_since,
     )

@@ -7,30 +7,43 @@ both end with a valid token stored, and neither overwrites a change it did not s
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
-from typing import Any, Literal
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
 import urllib3
 from kubernetes import client
 
-from .errors import KubeConflict, KubeNotFound
-from .github import InstallationToken
+from .errors import KubeConflict, KubeError, KubeNotFound
 from .kube import REQUEST_TIMEOUT, kube_errors, to_dict
 from .token_secret import (
+    ANNOTATION_DISALLOWED_SINCE,
     ANNOTATION_SUSPENDED,
     LABEL_SELECTOR,
     MalformedSecret,
     StoredToken,
     build_secret,
+    format_time,
     parse_secret,
     secret_name,
 )
 
-__all__ = ["NOT_LISTED", "StoredToken", "TokenStore"]
+__all__ = ["NOT_LISTED", "Listed", "StoredToken", "TokenStore", "TokenValue"]
 
 log = logging.getLogger(__name__)
+
+
+class TokenValue(Protocol):
+    """What is stored of a token (``peribolos_core.github.InstallationToken`` is one)."""
+
+    @property
+    def token(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime: ...
 
 
 class _NotListed:
@@ -38,6 +51,9 @@ class _NotListed:
 
 
 NOT_LISTED = _NotListed()
+Listed = StoredToken | _NotListed | None
+"""What a caller knows of a Secret before writing it: as its list returned it, None (absent from the list),
+or :data:`NOT_LISTED` (nothing known: read first)."""
 
 
 class TokenStore:
@@ -51,18 +67,18 @@ class TokenStore:
         self.request_count = 0
         """Kubernetes API calls made (for benchmarks)."""
 
-    def _count(self) -> None:
+    def _call(self, what: str, method: Callable[..., Any], *args: Any) -> dict[str, Any]:
+        """One API call, counted, bounded in time, errors as KubeError naming ``what``; its JSON answer."""
         with self._count_lock:
             self.request_count += 1
+        with kube_errors(what):
+            response = method(*args, _request_timeout=REQUEST_TIMEOUT, _preload_content=False)
+            return _json(response, what)
 
     def _read(self, name: str) -> dict[str, Any] | None:
-        self._count()
         try:
-            with kube_errors(f"read Secret {self.namespace}/{name}"):
-                response = self.api.read_namespaced_secret(
-                    name, self.namespace, _request_timeout=REQUEST_TIMEOUT, _preload_content=False
-                )
-                return _json(response)
+            return self._call(f"read Secret {self.namespace}/{name}", self.api.read_namespaced_secret, name,
+                              self.namespace)
         except KubeNotFound:
             return None
 
@@ -83,15 +99,11 @@ class TokenStore:
 
     def list(self) -> list[StoredToken]:
         """Every token Secret of this service in the namespace, in one label-selector list call."""
-        self._count()
-        with kube_errors(f"list token Secrets in {self.namespace}"):
-            response = self.api.list_namespaced_secret(
-                self.namespace,
-                label_selector=LABEL_SELECTOR,
-                _request_timeout=REQUEST_TIMEOUT,
-                _preload_content=False,
-            )
-            result = _json(response)
+        result = self._call(
+            f"list token Secrets in {self.namespace}",
+            functools.partial(self.api.list_namespaced_secret, label_selector=LABEL_SELECTOR),
+            self.namespace,
+        )
         stored = []
         for item in result.get("items") or []:
             try:
@@ -106,13 +118,14 @@ class TokenStore:
     def put(
         self,
         installation_id: int,
-        token: InstallationToken,
+        token: TokenValue,
         org: str,
         account_type: str,
         *,
-        listed: StoredToken | _NotListed | None = NOT_LISTED,
+        listed: Listed = NOT_LISTED,
     ) -> Literal["created", "updated"]:
-        """Store ``token`` (clearing any suspended mark): create the Secret, or replace the version read.
+        """Store ``token`` (clearing any suspended or disallowed mark): create the Secret, or replace the
+        version read.
 
         ``listed`` is what a caller that has just listed the Secrets saw (None: no Secret): the first
         attempt then writes at once, without reading, so a refresh costs one request. On a 409 (a
@@ -126,15 +139,11 @@ class TokenStore:
                 existing = None if listed is None else {"metadata": {"resourceVersion": version}}
             else:
                 existing = self._read(name)
-            self._count()
             try:
                 if existing is None:
                     body = build_secret(installation_id, token.token, token.expires_at, org, account_type)
                     # A 404 here is a missing namespace: not retried (only KubeConflict is, below).
-                    with kube_errors(f"create {where}"):
-                        self.api.create_namespaced_secret(
-                            self.namespace, body, _request_timeout=REQUEST_TIMEOUT
-                        )
+                    self._call(f"create {where}", self.api.create_namespaced_secret, self.namespace, body)
                     return "created"
                 version = (existing.get("metadata") or {}).get("resourceVersion")
                 body = build_secret(
@@ -145,10 +154,7 @@ class TokenStore:
                     account_type,
                     resource_version=version,
                 )
-                with kube_errors(f"replace {where}"):
-                    self.api.replace_namespaced_secret(
-                        name, self.namespace, body, _request_timeout=REQUEST_TIMEOUT
-                    )
+                self._call(f"replace {where}", self.api.replace_namespaced_secret, name, self.namespace, body)
                 return "updated"
             except KubeNotFound as exc:
                 if existing is None:
@@ -169,40 +175,66 @@ class TokenStore:
     def delete(self, installation_id: int) -> bool:
         """Delete the Secret; True when it existed, False when it was already gone (both are success)."""
         name = secret_name(installation_id)
-        self._count()
         try:
-            with kube_errors(f"delete Secret {self.namespace}/{name}"):
-                self.api.delete_namespaced_secret(name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
+            self._call(f"delete Secret {self.namespace}/{name}", self.api.delete_namespaced_secret, name,
+                       self.namespace)
         except KubeNotFound:
             return False
         return True
 
-    def mark_suspended(self, installation_id: int) -> None:
+    def mark_suspended(self, installation_id: int) -> bool:
         """Annotate the Secret ``peribolos.dev/suspended: "true"`` (the refresher stops minting for it).
 
-        A missing Secret stays missing: there is nothing to mark, and no token to keep.
+        A missing Secret stays missing: there is nothing to mark, and no token to keep (False).
         """
+        return self._annotate(installation_id, ANNOTATION_SUSPENDED, "true", "suspended")
+
+    def mark_disallowed(self, installation_id: int, since: datetime) -> bool:
+        """Annotate the Secret ``peribolos.dev/disallowed-since: <since>``: its org left allowedOrgs, and
+        the refresher deletes the Secret once the grace has passed. False when there is no Secret."""
+        return self._annotate(installation_id, ANNOTATION_DISALLOWED_SINCE, format_time(since), "disallowed")
+
+    def _annotate(self, installation_id: int, key: str, value: str, mark: str) -> bool:
         name = secret_name(installation_id)
-        patch = {"metadata": {"annotations": {ANNOTATION_SUSPENDED: "true"}}}
-        self._count()
+        patch = {"metadata": {"annotations": {key: value}}}
         try:
-            with kube_errors(f"mark Secret {self.namespace}/{name} suspended"):
-                self.api.patch_namespaced_secret(
-                    name, self.namespace, patch, _request_timeout=REQUEST_TIMEOUT
-                )
+            self._call(f"mark Secret {self.namespace}/{name} {mark}", self.api.patch_namespaced_secret, name,
+                       self.namespace, patch)
         except KubeNotFound:
-            log.info("no token Secret to mark suspended", extra={"secret": name, "namespace": self.namespace})
+            log.info(f"no token Secret to mark {mark}", extra={"secret": name, "namespace": self.namespace})
+            return False
+        return True
 
     def __repr__(self) -> str:
         return f"TokenStore(namespace={self.namespace!r})"
 
 
-def _json(response: Any) -> dict[str, Any]:
+def _json(response: Any, what: str) -> dict[str, Any]:
     """The body of a ``_preload_content=False`` answer as a dict. Skipping the client's model classes makes
-    reading 10,000 Secrets several times faster (they would be built, then turned back into dicts)."""
+    reading 10,000 Secrets several times faster (they would be built, then turned back into dicts).
+
+    An answer that is not a Kubernetes object (an HTML page from a proxy, a truncated body: no JSON object
+    with a ``kind``) is a KubeError that says so, for writes too: a write the server did not understand
+    must not pass for done."""
     if not isinstance(response, urllib3.BaseHTTPResponse):
         return to_dict(response)  # already decoded (a model or a dict)
     try:
-        return json.loads(response.data)
+        data = response.data
     finally:
         response.release_conn()
+    try:
+        body = json.loads(data)
+    except ValueError as exc:
+        raise _not_json(response, what) from exc
+    if not isinstance(body, dict) or "kind" not in body:
+        raise _not_json(response, what)
+    return body
+
+
+def _not_json(response: urllib3.BaseHTTPResponse, what: str) -> KubeError:
+    content_type = (response.headers.get("content-type") or "no content type").split(";")[0].strip()
+    return KubeError(
+        response.status,
+        f"{what}: the server answered HTTP {response.status} with {content_type[:60]}, not a Kubernetes "
+        "object: check that the kubeconfig's server (or the in-cluster address) is the kube-apiserver",
+    )

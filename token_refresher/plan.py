@@ -1,8 +1,13 @@
 """What one refresh run should do, decided from data alone (no I/O, no clock).
 
 Input: the token Secrets as stored, the App's installations as GitHub lists them, ``now``, the minimum
-validity a stored token must keep, and how many mints this run may spend. Output: one :class:`Step` per
-installation or Secret, so that the run can be logged, dry-run, and tested as a table.
+validity a stored token must keep, how many mints this run may spend, and the orgs served (allowedOrgs).
+Output: one :class:`Step` per installation or Secret, so that the run can be logged, dry-run, and tested
+as a table.
+
+An org outside allowedOrgs gets no Secret and no mint. Its existing Secret is marked with the instant the
+refresher first saw it disallowed, kept for a grace (an allowedOrgs edit may be undone), then deleted; an
+org allowed again gets a fresh token, which clears the mark.
 
 Mints (creates and refreshes) are ordered soonest expiry first, a missing Secret counting as already
 expired. When the run's mint capacity cannot cover them all, the ones left (``DEFER``) are exactly those
@@ -18,7 +23,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from peribolos_core.settings import org_allowed
+
 ORGANIZATION = "Organization"
+DEFAULT_DISALLOWED_GRACE = timedelta(hours=24)
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -35,6 +43,8 @@ class StoredLike(Protocol):
     def expires_at(self) -> datetime: ...
     @property
     def suspended(self) -> bool: ...
+    @property
+    def disallowed_since(self) -> datetime | None: ...
 
 
 class InstallationLike(Protocol):
@@ -54,14 +64,19 @@ class Kind(StrEnum):
     CREATE = "create"
     """Listed organisation installation without a Secret (a missed install webhook): mint and write."""
     REFRESH = "refresh"
-    """Stored token expires sooner than the minimum validity, was marked suspended and is active again,
-    or the account was renamed (the Secret's org and labels follow the new login)."""
+    """Stored token expires sooner than the minimum validity, was marked suspended (or disallowed) and is
+    active (allowed) again, or the account was renamed (the Secret's org and labels follow the new login)."""
     DELETE = "delete"
     """Secret of an installation absent from the list (a missed uninstall webhook)."""
     SUSPEND = "suspend"
     """Listed as suspended and its Secret not marked yet: mark it, never mint."""
+    DISALLOW = "disallow"
+    """The org is outside allowedOrgs and its Secret not marked yet: mark it with ``now``, never mint."""
+    REMOVE = "remove"
+    """The org has been outside allowedOrgs for longer than the grace: delete its Secret."""
     SKIP = "skip"
-    """Nothing to do and nothing to mint: a user account (not served), or suspended and already handled."""
+    """Nothing to do and nothing to mint: a user account or an org outside allowedOrgs (not served), or
+    suspended and already handled."""
     FRESH = "fresh"
     """Stored token is valid long enough: no write."""
     DEFER = "defer"
@@ -114,11 +129,14 @@ def plan(
     now: datetime,
     min_valid: timedelta,
     mint_capacity: int | None = None,
+    allowed_orgs: frozenset[str] | None = None,
+    disallowed_grace: timedelta = DEFAULT_DISALLOWED_GRACE,
 ) -> Plan:
     """Decide every installation's and every Secret's step (see the module docstring).
 
     ``installations`` must be the complete list: a Secret whose installation is absent is planned for
-    deletion (the executor confirms with GitHub before deleting). ``mint_capacity`` None means unbounded.
+    deletion (the executor confirms with GitHub before deleting). ``mint_capacity`` None means unbounded;
+    ``allowed_orgs`` None serves every org (lower-case logins otherwise, ``settings.parse_allowed_orgs``).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
@@ -127,6 +145,7 @@ def plan(
     secrets = {s.installation_id: s for s in stored}
     listed = {i.id: i for i in installations}
     due_before = now + min_valid
+    policy = _Policy(due_before, allowed_orgs, now - disallowed_grace)
 
     due: list[Step] = []
     rest: list[Step] = []
@@ -138,7 +157,7 @@ def plan(
             rest.append(Step(Kind.DELETE, inst_id, secret.org, secret.account_type, expires,
                              "installation not in the App's installation list"))
             continue
-        step = _listed_step(inst, secret, due_before)
+        step = _listed_step(inst, secret, policy)
         (due if step.kind in MINTING else rest).append(step)
 
     due.sort(key=_mint_order)
@@ -150,12 +169,23 @@ def plan(
     return Plan(tuple(due) + tuple(rest))
 
 
-def _listed_step(inst: InstallationLike, secret: StoredLike | None, due_before: datetime) -> Step:
+@dataclass(frozen=True)
+class _Policy:
+    due_before: datetime
+    """A stored token expiring before this is due."""
+    allowed_orgs: frozenset[str] | None
+    removed_before: datetime
+    """The Secret of an org disallowed since before this is deleted (now minus the grace)."""
+
+
+def _listed_step(inst: InstallationLike, secret: StoredLike | None, policy: _Policy) -> Step:
     login, kind_of = inst.account_login, inst.account_type
     expires = secret.expires_at if secret else None
     if kind_of != ORGANIZATION:
         reason = f"{kind_of} account: only organisations are served"
         return Step(Kind.SKIP, inst.id, login, kind_of, expires, reason)
+    if not org_allowed(login, policy.allowed_orgs):
+        return _disallowed_step(inst, secret, policy)
     if inst.suspended:
         if secret is None:
             return Step(Kind.SKIP, inst.id, login, kind_of, None, "suspended, no Secret")
@@ -166,8 +196,25 @@ def _listed_step(inst: InstallationLike, secret: StoredLike | None, due_before: 
         return Step(Kind.CREATE, inst.id, login, kind_of, None, "no Secret")
     if secret.suspended:
         return Step(Kind.REFRESH, inst.id, login, kind_of, expires, "unsuspended on GitHub")
+    if secret.disallowed_since is not None:
+        return Step(Kind.REFRESH, inst.id, login, kind_of, expires, "org allowed again")
     if secret.org != login:
         return Step(Kind.REFRESH, inst.id, login, kind_of, expires, f"account renamed from {secret.org}")
-    if secret.expires_at < due_before:  # "expires sooner than", as StoredToken.needs_refresh
+    if secret.expires_at < policy.due_before:  # "expires sooner than", as StoredToken.needs_refresh
         return Step(Kind.REFRESH, inst.id, login, kind_of, expires, "expires within the minimum validity")
     return Step(Kind.FRESH, inst.id, login, kind_of, expires, "valid long enough")
+
+
+def _disallowed_step(inst: InstallationLike, secret: StoredLike | None, policy: _Policy) -> Step:
+    login, kind_of = inst.account_login, inst.account_type
+    if secret is None:
+        return Step(Kind.SKIP, inst.id, login, kind_of, None, "org not in --allowed-orgs, no Secret")
+    since = secret.disallowed_since
+    if since is None:
+        return Step(Kind.DISALLOW, inst.id, login, kind_of, secret.expires_at,
+                    "org not in --allowed-orgs: no more mints; the Secret goes after the grace")
+    if since <= policy.removed_before:
+        return Step(Kind.REMOVE, inst.id, login, kind_of, secret.expires_at,
+                    f"org not in --allowed-orgs since {since.isoformat()}, longer than the grace")
+    return Step(Kind.SKIP, inst.id, login, kind_of, secret.expires_at,
+                f"org not in --allowed-orgs since {since.isoformat()}; Secret kept for the grace")

@@ -1,40 +1,45 @@
 """One refresh run: list, plan, carry the plan out with bounded concurrency and the mint budget, summarise.
 
-I/O goes through the two clients passed in (``GitHubApp``, ``TokenStore``); decisions come from
-:mod:`token_refresher.plan`. Each Secret changes by one create, one replace or one delete, never by a
-delete followed by a create, so a run killed at any instant leaves each Secret either as it was (its old
-token, still valid: minting a new token does not revoke the old one) or fully new. Rerunning converges
-because the plan is recomputed from what is stored.
+:meth:`Refresher.plan` lists both sides and returns a :class:`RunPlan`; :meth:`Refresher.execute` carries
+out the RunPlan it is handed; :meth:`Refresher.run` is the two in a row. Nothing is kept on the Refresher
+between the calls. Decisions come from :mod:`token_refresher.plan`; minting and storing from
+:mod:`peribolos_core.tokens` (the same use-cases as the steps'). Each Secret changes by one create, one
+replace, one patch or one delete, never by a delete followed by a create, so a run killed at any instant
+leaves each Secret either as it was (its old token, still valid: minting a new token does not revoke the
+old one) or fully new. Rerunning converges because the plan is recomputed from what is stored.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from peribolos_core.errors import InstallationGone, InstallationSuspended, PeribolosError, RateLimited
-from peribolos_core.logs import register_secret
+from peribolos_core import tokens
+from peribolos_core.errors import InstallationGone, InstallationSuspended, MintDeferred, PeribolosError
+from peribolos_core.github import GitHubApp
+from peribolos_core.token_store import StoredToken, TokenStore
 
 from .budget import MintBudget, peak_per_window
 from .executor import DEFAULT_CONCURRENCY, run_bounded
-from .plan import MINTING, Kind, Plan, Step, plan
-
-if TYPE_CHECKING:
-    from peribolos_core.github import GitHubApp
-    from peribolos_core.token_store import StoredToken, TokenStore
+from .plan import DEFAULT_DISALLOWED_GRACE, MINTING, Kind, Plan, Step, plan
 
 log = logging.getLogger("peribolos.refresher")
 
-RESULTS = ("refreshed", "created", "deleted", "suspended", "skipped", "fresh", "deferred", "failed")
+RESULTS = ("refreshed", "created", "deleted", "suspended", "disallowed", "skipped", "fresh", "deferred",
+           "failed")
 _WOULD = {
     Kind.CREATE: "created", Kind.REFRESH: "refreshed", Kind.DELETE: "deleted", Kind.SUSPEND: "suspended",
-    Kind.SKIP: "skipped", Kind.FRESH: "fresh", Kind.DEFER: "deferred",
+    Kind.DISALLOW: "disallowed", Kind.REMOVE: "deleted", Kind.SKIP: "skipped", Kind.FRESH: "fresh",
+    Kind.DEFER: "deferred",
 }
+_QUIET = frozenset({Kind.FRESH, Kind.SKIP, Kind.DEFER})
+"""Steps that change nothing: no line of their own (the summary counts them)."""
 
 
 @dataclass(frozen=True)
@@ -43,17 +48,41 @@ class Outcome:
     result: str
     """One of :data:`RESULTS`."""
     minted: bool = False
+    """GitHub issued a token for this installation in this run (and it was stored)."""
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What :meth:`Refresher.plan` listed and decided: everything :meth:`Refresher.execute` needs."""
+
+    plan: Plan
+    stored: Mapping[int, StoredToken]
+    """The Secrets as listed: each write carries the resourceVersion seen here (one request a Secret)."""
+    now: datetime
+    """The wall-clock instant the plan was made for (expiries and the disallowed marks are judged at it)."""
+    started: float
+    """When the listing began, on the Refresher's clock (the run's duration counts from it)."""
+    listing_github_requests: int
+    """GitHub requests the listing took (pages of installations, retries included)."""
+    listing_kube_requests: int
 
 
 @dataclass(frozen=True)
 class Summary:
     counts: dict[str, int]
-    mints_used: int
+    """Installations (and Secrets) by result, every name of :data:`RESULTS` present."""
+    tokens_minted: int
+    """Tokens GitHub issued in this run (each stored in its Secret)."""
+    mint_requests: int
+    """Mint requests this run's budget granted (a 404, a 403 or a rate limit makes it more than minted)."""
+    peak_mint_requests_per_minute: int
+    """The most mint requests granted in any 60 s window of this run."""
     duration_s: float
     github_requests: int
+    """Every GitHub request of the run, listing included (retries too)."""
     kube_requests: int
-    peak_mints_per_minute: int
+    """Every Kubernetes API call of the run, listing included."""
     installations: int
     dry_run: bool = False
     deferred_earliest_expiry: datetime | None = None
@@ -66,14 +95,17 @@ class Summary:
 
     def log_fields(self) -> dict[str, Any]:
         """The summary line's fields. The counts are nested: ``created`` is a reserved LogRecord name."""
-        fields: dict[str, Any] = {"counts": dict(self.counts)}
-        fields.update(
-            mints_used=self.mints_used, duration_s=round(self.duration_s, 3),
-            github_requests=self.github_requests, kube_requests=self.kube_requests,
-            peak_mints_per_minute=self.peak_mints_per_minute, installations=self.installations,
-            dry_run=self.dry_run,
-        )
-        return fields
+        return {
+            "counts": dict(self.counts),
+            "tokens_minted": self.tokens_minted,
+            "mint_requests": self.mint_requests,
+            "peak_mint_requests_per_minute": self.peak_mint_requests_per_minute,
+            "duration_s": round(self.duration_s, 3),
+            "github_requests": self.github_requests,
+            "kube_requests": self.kube_requests,
+            "installations": self.installations,
+            "dry_run": self.dry_run,
+        }
 
 
 def _utcnow() -> datetime:
@@ -81,7 +113,8 @@ def _utcnow() -> datetime:
 
 
 class Refresher:
-    """Carries out one run. ``now`` is the wall clock (token expiries); the budget has its own clock."""
+    """Carries out runs. ``now`` is the wall clock (token expiries); ``clock`` and ``sleep`` time the
+    budget's waits, the run's deadline and its duration."""
 
     def __init__(
         self,
@@ -93,8 +126,11 @@ class Refresher:
         budget: MintBudget | None = None,
         max_run_time: timedelta = timedelta(minutes=20),
         dry_run: bool = False,
+        allowed_orgs: frozenset[str] | None = None,
+        disallowed_grace: timedelta = DEFAULT_DISALLOWED_GRACE,
         now: Callable[[], datetime] = _utcnow,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.app = app
         self.store = store
@@ -103,40 +139,48 @@ class Refresher:
         self.budget = budget or MintBudget(150)
         self.max_run_time = max_run_time
         self.dry_run = dry_run
+        self.allowed_orgs = allowed_orgs
+        self.disallowed_grace = disallowed_grace
         self.now = now
-        self.monotonic = monotonic
-        self._stored: dict[int, StoredToken] = {}
-        self._deadline = 0.0
+        self.clock = clock
+        self.minter = tokens.Minter(app, self.budget, clock=clock, sleep=sleep)
 
-    def plan(self) -> Plan:
+    def plan(self) -> RunPlan:
         """List both sides and plan. Raises the listing's PeribolosError: nothing is planned from half a
         list (a Secret missing from a partial installation list would be deleted)."""
+        started = self.clock()
+        github_before, kube_before = self.app.request_count, self.store.request_count
         stored = self.store.list()
         installations = list(self.app.iter_installations())
-        self._stored = {s.installation_id: s for s in stored}
-        capacity = self.budget.capacity(self.max_run_time.total_seconds())
-        return plan(stored, installations, now=self.now(), min_valid=self.min_valid, mint_capacity=capacity)
+        now = self.now()
+        the_plan = plan(
+            stored, installations, now=now, min_valid=self.min_valid,
+            mint_capacity=self.budget.capacity(self.max_run_time.total_seconds()),
+            allowed_orgs=self.allowed_orgs, disallowed_grace=self.disallowed_grace,
+        )
+        return RunPlan(
+            plan=the_plan, stored={s.installation_id: s for s in stored}, now=now, started=started,
+            listing_github_requests=self.app.request_count - github_before,
+            listing_kube_requests=self.store.request_count - kube_before,
+        )
 
     def run(self) -> Summary:
         """List, plan, carry out. Raises only when listing fails (then nothing has been changed)."""
-        started = self.monotonic()
-        github_before, kube_before = self.app.request_count, self.store.request_count
-        return self.execute(self.plan(), started=started, counts_before=(github_before, kube_before))
+        return self.execute(self.plan())
 
-    def execute(
-        self, the_plan: Plan, *, started: float | None = None, counts_before: tuple[int, int] | None = None
-    ) -> Summary:
-        """Carry out ``the_plan`` (from :meth:`plan`) and log the summary; one installation never raises."""
-        started = self.monotonic() if started is None else started
-        github_before, kube_before = counts_before or (self.app.request_count, self.store.request_count)
+    def execute(self, run: RunPlan) -> Summary:
+        """Carry out ``run`` (from :meth:`plan`) and log the summary; one installation never raises."""
+        github_before, kube_before = self.app.request_count, self.store.request_count
+        granted_before = self.budget.used
+        steps = run.plan.steps
         if self.dry_run:
-            outcomes = [self._would(step) for step in the_plan.steps]
+            outcomes = [self._would(step) for step in steps]
         else:
-            work = the_plan.of(Kind.DELETE, Kind.SUSPEND) + the_plan.mints
-            self._deadline = self.budget.now() + self.max_run_time.total_seconds()
-            done = run_bounded(work, self._carry_out, self.concurrency)
-            by_id = {o.step.installation_id: o for o in done}
-            outcomes = [by_id.get(s.installation_id) or Outcome(s, _WOULD[s.kind]) for s in the_plan.steps]
+            work = run.plan.of(Kind.DELETE, Kind.SUSPEND, Kind.DISALLOW, Kind.REMOVE) + run.plan.mints
+            deadline = self.clock() + self.max_run_time.total_seconds()
+            carry_out = functools.partial(self._carry_out, run=run, deadline=deadline)
+            done = {o.step.installation_id: o for o in run_bounded(work, carry_out, self.concurrency)}
+            outcomes = [done.get(s.installation_id) or Outcome(s, _WOULD[s.kind]) for s in steps]
         counts = Counter(o.result for o in outcomes)
         deferred = [o.step for o in outcomes if o.result == "deferred"]
         earliest = min((s.expires_at for s in deferred if s.expires_at), default=None)
@@ -150,14 +194,16 @@ class Refresher:
                        "hint": "nothing to do: the next run takes them first, ensure-token mints on demand; "
                                "see docs/operations.md, Mint budget, for fleet sizing"},
             )
+        granted = self.budget.granted[granted_before:]
         summary = Summary(
             counts={name: counts.get(name, 0) for name in RESULTS},
-            mints_used=sum(o.minted for o in outcomes),
-            duration_s=self.monotonic() - started,
-            github_requests=self.app.request_count - github_before,
-            kube_requests=self.store.request_count - kube_before,
-            peak_mints_per_minute=peak_per_window(self.budget.granted, self.budget.window),
-            installations=len({s.installation_id for s in the_plan.steps}),
+            tokens_minted=sum(o.minted for o in outcomes),
+            mint_requests=len(granted),
+            peak_mint_requests_per_minute=peak_per_window(granted, self.budget.window),
+            duration_s=self.clock() - run.started,
+            github_requests=run.listing_github_requests + self.app.request_count - github_before,
+            kube_requests=run.listing_kube_requests + self.store.request_count - kube_before,
+            installations=len({s.installation_id for s in steps}),
             dry_run=self.dry_run,
             deferred_earliest_expiry=earliest,
             outcomes=outcomes,
@@ -168,21 +214,33 @@ class Refresher:
     # -- one installation ---------------------------------------------------------------------------------
 
     def _would(self, step: Step) -> Outcome:
-        if step.kind not in (Kind.FRESH, Kind.SKIP, Kind.DEFER):
+        if step.kind not in _QUIET:
             _change(f"would {step.kind.value}: {step.reason}", step, _WOULD[step.kind], dry_run=True)
         return Outcome(step, _WOULD[step.kind])
 
-    def _carry_out(self, step: Step) -> Outcome:
+    def _carry_out(self, step: Step, *, run: RunPlan, deadline: float) -> Outcome:
         """Never raises: one failing installation must not stop the others."""
         try:
             if step.kind is Kind.DELETE:
                 return self._delete_if_gone(step)
             if step.kind is Kind.SUSPEND:
-                self.store.mark_suspended(step.installation_id)
+                tokens.suspend(self.store, step.installation_id)
                 _change("token Secret marked suspended: no more mints until the org unsuspends the App", step,
                         "suspended")
                 return Outcome(step, "suspended")
-            return self._mint(step)
+            if step.kind is Kind.DISALLOW:
+                tokens.disallow(self.store, step.installation_id, run.now)
+                _change("token Secret marked: the org is not in --allowed-orgs, no more mints; the Secret is "
+                        "deleted after the grace", step, "disallowed",
+                        delete_after=(run.now + self.disallowed_grace).isoformat())
+                return Outcome(step, "disallowed")
+            if step.kind is Kind.REMOVE:
+                tokens.forget(self.store, step.installation_id)
+                _change("token Secret deleted: the org has been outside --allowed-orgs longer than the grace",
+                        step, "deleted")
+                return Outcome(step, "deleted")
+            assert step.kind in MINTING, step
+            return self._mint(step, run.stored.get(step.installation_id), deadline)
         except PeribolosError as exc:
             return self._failed(step, exc)
         except Exception as exc:  # noqa: BLE001 - a bug for one installation must not stop the others
@@ -193,7 +251,7 @@ class Refresher:
         try:
             self.app.get_installation(step.installation_id)
         except InstallationGone:
-            self.store.delete(step.installation_id)
+            tokens.forget(self.store, step.installation_id)
             _change("token Secret deleted: the App is no longer installed", step, "deleted")
             return Outcome(step, "deleted")
         log.warning(
@@ -202,44 +260,34 @@ class Refresher:
         )
         return Outcome(step, "skipped")
 
-    def _mint(self, step: Step, *, minted: bool = False) -> Outcome:
-        if not self.budget.acquire(deadline=self._deadline):
-            return Outcome(step, "deferred", minted=minted)
+    def _mint(self, step: Step, listed: StoredToken | None, deadline: float) -> Outcome:
         try:
-            token = self.app.mint_token(step.installation_id)
-        except RateLimited as exc:
-            # The transport already waited as told and gave up; hold every worker, then try once more.
-            self.budget.hold(exc.retry_after)
-            if minted:
-                raise
-            return self._mint(step, minted=True)
+            outcome = tokens.refresh_one(self.minter, self.store, step.installation_id, step.org,
+                                         step.account_type, listed=listed, deadline=deadline)
+        except MintDeferred:
+            return Outcome(step, "deferred")
         except InstallationGone:
-            if step.installation_id not in self._stored:
+            if listed is None:
                 return self._nothing_to_do(step, "installation uninstalled before its token was minted")
-            self.store.delete(step.installation_id)
+            tokens.forget(self.store, step.installation_id)
             _change("token Secret deleted: minting answered 404, the App is no longer installed", step,
                     "deleted")
-            return Outcome(step, "deleted", minted=True)
+            return Outcome(step, "deleted")
         except InstallationSuspended:
-            if step.installation_id not in self._stored:
+            if listed is None:
                 return self._nothing_to_do(step, "installation suspended before its token was minted")
-            self.store.mark_suspended(step.installation_id)
+            # refresh_one marked the listed Secret.
             _change("installation suspended: no more mints until the org unsuspends the App", step,
                     "suspended")
-            return Outcome(step, "suspended", minted=True)
-        register_secret(token.token)
-        written = self.store.put(
-            step.installation_id, token, step.org, step.account_type,
-            listed=self._stored.get(step.installation_id),
-        )
-        result = "created" if written == "created" else "refreshed"
-        _change(f"token Secret {result}", step, result, expires_at=token.expires_at.isoformat())
+            return Outcome(step, "suspended")
+        result = "created" if outcome.action == "created" else "refreshed"
+        _change(f"token Secret {result}", step, result, expires_at=outcome.expires_at.isoformat())
         return Outcome(step, result, minted=True)
 
     def _nothing_to_do(self, step: Step, why: str) -> Outcome:
         fields = {"event": "skipped", "installation_id": step.installation_id, "org": step.org}
         log.info(f"{why}: no Secret to change", extra=fields)
-        return Outcome(step, "skipped", minted=True)
+        return Outcome(step, "skipped")
 
     def _failed(self, step: Step, exc: Exception) -> Outcome:
         temporary = bool(getattr(exc, "temporary", False))
@@ -256,7 +304,7 @@ class Refresher:
 
 
 def _change(message: str, step: Step, result: str, *, dry_run: bool = False, **extra: Any) -> None:
-    """The one JSON log line per change (``event`` is the result: created, refreshed, deleted, suspended)."""
+    """The one JSON log line per change (``event`` is the result: created, refreshed, deleted, ...)."""
     fields: dict[str, Any] = {
         "event": result, "installation_id": step.installation_id, "org": step.org,
         "reason": step.reason,
@@ -268,4 +316,4 @@ def _change(message: str, step: Step, result: str, *, dry_run: bool = False, **e
     log.info(message, extra=fields)
 
 
-__all__ = ["MINTING", "RESULTS", "Outcome", "Refresher", "Summary"]
+__all__ = ["MINTING", "RESULTS", "Outcome", "Refresher", "RunPlan", "Summary"]

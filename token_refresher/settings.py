@@ -1,34 +1,31 @@
-"""The refresher's settings: one frozen object, validated at start-up, messages naming the flag."""
+"""The refresher's settings: one frozen object, validated at start-up, messages naming the flag.
+
+The App, GitHub and Kubernetes settings, and the ``--min-valid`` and ``--allowed-orgs`` rules, are the
+shared ones (:mod:`peribolos_core.settings`); what is checked here is the refresher's own.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from peribolos_core.durations import format_duration
 from peribolos_core.errors import ConfigError
+from peribolos_core.settings import AppSettings, KubeSettings, check_min_valid
 
 from .executor import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
+from .plan import DEFAULT_DISALLOWED_GRACE
 
-TOKEN_LIFETIME = timedelta(hours=1)
-"""GitHub installation tokens expire one hour after they are minted."""
 GITHUB_MINTS_PER_MINUTE = 180
 """GitHub's secondary limit for one POST endpoint: 900 points a minute, 5 points a POST."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    app_id: str
-    """GitHub App id (or client id): the JWT's issuer."""
-    private_key_file: Path
-    """The App's PEM private key, mounted from the App Secret."""
-    github_api_url: str = "https://api.github.com"
-    """REST base URL; ``https://HOST/api/v3`` for GitHub Enterprise Server."""
-    namespace: str = "default"
-    """Namespace holding the token Secrets."""
-    kubeconfig: str | None = None
-    """Path of a kubeconfig; None means in-cluster (the CronJob's ServiceAccount)."""
+    app: AppSettings
+    """The App's id and key, and where GitHub is."""
+    kube: KubeSettings
+    """The namespace holding the token Secrets, and the kubeconfig (None: in-cluster)."""
     min_valid: timedelta = timedelta(minutes=45)
     """Re-mint a stored token that expires sooner than this. 45 m with a 30 m schedule: a token refreshed by
     one run still has 15 m left when the next run starts, and a run that is skipped or fails still leaves
@@ -43,10 +40,13 @@ class Settings:
     ``budget x bursts`` (one burst every 61 s: 3,000 by default); the latest-expiring rest waits."""
     dry_run: bool = False
     """Plan and log what would change, mint nothing and write nothing."""
+    allowed_orgs: frozenset[str] | None = None
+    """Lower-case logins of the orgs served (the interceptor's ``--allowed-orgs``); None serves every org."""
+    disallowed_grace: timedelta = DEFAULT_DISALLOWED_GRACE
+    """How long the Secret of an org outside allowedOrgs is kept (unminted) before it is deleted: an
+    allowedOrgs edit undone within it costs nothing."""
 
     def __post_init__(self) -> None:
-        if not str(self.app_id).strip():
-            raise ConfigError("--app-id / GITHUB_APP_ID is empty: set it to the GitHub App's id")
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
             raise ConfigError(
                 f"--concurrency must be between 1 and {MAX_CONCURRENCY} (GitHub's limit on concurrent "
@@ -56,17 +56,14 @@ class Settings:
             raise ConfigError(
                 f"--mint-budget-per-minute must be at least 1, got {self.mint_budget_per_minute}"
             )
-        if not timedelta(0) < self.min_valid < TOKEN_LIFETIME:
-            raise ConfigError(
-                f"--min-valid must be more than 0 and less than a token's lifetime (1h), got "
-                f"{format_duration(self.min_valid)}: at 1h or more every token would be re-minted every run"
-            )
+        check_min_valid(self.min_valid)
         if self.max_run_time <= timedelta(0):
             raise ConfigError(f"--max-run-time must be positive, got {format_duration(self.max_run_time)}")
-        if not self.namespace.strip():
-            raise ConfigError("--namespace / POD_NAMESPACE is empty")
+        if self.disallowed_grace < timedelta(0):
+            raise ConfigError(
+                f"--disallowed-org-grace must not be negative, got {format_duration(self.disallowed_grace)}"
+            )
 
     @property
     def over_github_limit(self) -> bool:
         return self.mint_budget_per_minute > GITHUB_MINTS_PER_MINUTE
-

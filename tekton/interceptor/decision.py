@@ -8,7 +8,10 @@ code and a message saying why:
 - code 9 FAILED_PRECONDITION: a well-formed event that peribolos does not act on (ping, other repository,
   other branch, tag, user account, ...).
 
-Signature checks (code 16) happen before, in the service layer.
+Signature checks (code 16) happen before, in the service layer. Which event and ``action`` means which of
+our actions, and the check-run names a rerequest is recognised by, come from the action table
+(:data:`peribolos_core.actions.ACTIONS`, or the one in ``Config.table``); this module adds the checks
+each event needs (config repo, default branch, SHAs).
 """
 
 from __future__ import annotations
@@ -18,34 +21,42 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from peribolos_core.actions import (
+    ACTIONS,
+    CONFIG_KEYS,
+    DRY_RUN,
+    EXTENSION_KEYS,
+    INSTALL,
+    INSTALLATION_KEYS,
+    SYNC,
+    UNINSTALL,
+    ActionTable,
+)
 from peribolos_core.token_secret import secret_name
+
+__all__ = [
+    "CONFIG_KEYS",
+    "DRY_RUN",
+    "EXTENSION_KEYS",
+    "FAILED_PRECONDITION",
+    "INSTALL",
+    "INSTALLATION_KEYS",
+    "INVALID_ARGUMENT",
+    "KNOWN_EVENTS",
+    "OK",
+    "SYNC",
+    "UNAUTHENTICATED",
+    "UNINSTALL",
+    "Config",
+    "Decision",
+    "decide",
+    "stop",
+]
 
 OK = 0
 INVALID_ARGUMENT = 3
 FAILED_PRECONDITION = 9
 UNAUTHENTICATED = 16
-
-INSTALL, UNINSTALL, SYNC, DRY_RUN = "install", "uninstall", "sync", "dry-run"
-ACTIONS = frozenset({INSTALL, UNINSTALL, SYNC, DRY_RUN})
-
-INSTALLATION_KEYS = ("installation_id", "org", "secret_name", "delivery_id")
-"""Extension keys every decision that proceeds sets (``extensions.peribolos.<key>``)."""
-CONFIG_KEYS = ("repo", "revision", "ref", "config_path")
-"""Extension keys a ``sync`` or ``dry-run`` decision sets besides those."""
-EXTENSION_KEYS = frozenset({"action", *INSTALLATION_KEYS, *CONFIG_KEYS})
-"""The contract with the TriggerBindings the generator renders: nothing else is ever set."""
-CHECK_RUN_ACTIONS = {"peribolos/sync": SYNC, "peribolos/dry-run": DRY_RUN}
-"""Check run names the report step gives its check runs; a rerequest of one of them runs it again."""
-
-INSTALLATION_ACTIONS = {
-    "created": INSTALL,
-    "unsuspend": INSTALL,
-    "new_permissions_accepted": INSTALL,
-    "deleted": UNINSTALL,
-    "suspend": UNINSTALL,
-}
-INSTALLATION_REPOSITORIES_ACTIONS = {"added": INSTALL, "removed": INSTALL}
-PULL_REQUEST_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 
 MAX_PUSH_COMMITS = 2048
 """GitHub lists at most 2,048 commits in a push payload; a full list may be truncated, so it cannot tell."""
@@ -75,6 +86,8 @@ class Config:
     actions: frozenset[str] | None = None
     """The actions the calling Trigger handles (its ``actions`` param); ``None`` lets every action through.
     The EventListener has one Trigger per action, so each must stop the events of the others."""
+    table: ActionTable = field(default=ACTIONS, repr=False, compare=False)
+    """Which event means which action (tests hand in a table with another row)."""
 
     def with_params(self, params: Mapping[str, Any]) -> Config:
         """Apply a Trigger's ``interceptor_params``: ``config_repo``, ``config_path`` (non-empty strings)
@@ -89,13 +102,14 @@ class Config:
             changes[key] = value.strip()
         actions = params.get("actions")
         if actions is not None:
+            names = self.table.names
             if (
                 not isinstance(actions, list)
                 or not actions
-                or not all(isinstance(a, str) and a in ACTIONS for a in actions)
+                or not all(isinstance(a, str) and a in names for a in actions)
             ):
                 raise ValueError(
-                    f"interceptor_params.actions must be a non-empty list of {', '.join(sorted(ACTIONS))}"
+                    f"interceptor_params.actions must be a non-empty list of {', '.join(sorted(names))}"
                 )
             changes["actions"] = frozenset(actions)
         return replace(self, **changes) if changes else self
@@ -166,19 +180,21 @@ def decide(event: str, payload: Any, config: Config, delivery_id: str = "") -> D
 
 
 def _installation(payload: dict[str, Any], config: Config) -> tuple[str, dict[str, str]]:
-    action_name = _get(payload, "action", str)
-    action = INSTALLATION_ACTIONS.get(action_name)
-    if action is None:
-        raise _Skip(f"installation {_show(action_name)} needs nothing from peribolos")
-    return action, _installation_account(payload, config)
+    return _action_of("installation", payload, config), _installation_account(payload, config)
 
 
 def _installation_repositories(payload: dict[str, Any], config: Config) -> tuple[str, dict[str, str]]:
+    return _action_of("installation_repositories", payload, config), _installation_account(payload, config)
+
+
+def _action_of(event: str, payload: dict[str, Any], config: Config, what: str = "needs nothing from peribolos"
+               ) -> str:
+    """The action the table gives ``event`` with the payload's ``action``; a skip when it gives none."""
     action_name = _get(payload, "action", str)
-    if action_name not in INSTALLATION_REPOSITORIES_ACTIONS:
-        raise _Skip(f"installation_repositories {_show(action_name)} needs nothing from peribolos")
-    # The token's repository list changed: mint a new one.
-    return INSTALLATION_REPOSITORIES_ACTIONS[action_name], _installation_account(payload, config)
+    row = config.table.for_event(event, action_name)
+    if row is None:
+        raise _Skip(f"{event} {_show(action_name)} {what}")
+    return row.name
 
 
 def _installation_account(payload: dict[str, Any], config: Config) -> dict[str, str]:
@@ -190,6 +206,9 @@ def _installation_account(payload: dict[str, Any], config: Config) -> dict[str, 
 
 
 def _push(payload: dict[str, Any], config: Config) -> tuple[str, dict[str, str]]:
+    row = config.table.for_event("push")
+    if row is None:
+        raise _Skip("push needs nothing from peribolos")
     ref = _get(payload, "ref", str)
     after = _get(payload, "after", str)
     deleted = _get(payload, "deleted", bool, required=False) or False
@@ -207,7 +226,7 @@ def _push(payload: dict[str, Any], config: Config) -> tuple[str, dict[str, str]]
     touched = _touches(commits, config.config_path)
     if not forced and touched is False:
         raise _Skip(f"no commit of this push adds, modifies or removes {_show(config.config_path)}")
-    return SYNC, _repo_values(repo, org, installation_id, revision, ref, config)
+    return row.name, _repo_values(repo, org, installation_id, revision, ref, config)
 
 
 def _touches(commits: list[Any] | None, path: str) -> bool | None:
@@ -231,9 +250,7 @@ def _touches(commits: list[Any] | None, path: str) -> bool | None:
 
 
 def _pull_request(payload: dict[str, Any], config: Config) -> tuple[str, dict[str, str]]:
-    action_name = _get(payload, "action", str)
-    if action_name not in PULL_REQUEST_ACTIONS:
-        raise _Skip(f"pull_request {_show(action_name)} needs no dry run")
+    action = _action_of("pull_request", payload, config, "needs no dry run")
     base_repo = _get(payload, "pull_request.base.repo.full_name", str)
     base_ref = _get(payload, "pull_request.base.ref", str)
     head_sha = _get(payload, "pull_request.head.sha", str)
@@ -246,17 +263,19 @@ def _pull_request(payload: dict[str, Any], config: Config) -> tuple[str, dict[st
     if base_ref != default_branch:
         raise _Skip(f"pull request targets branch {_show(base_ref)}, not the default branch {default_branch}")
     revision = _sha(head_sha, "pull_request.head.sha")
-    return DRY_RUN, _repo_values(repo, org, installation_id, revision, f"refs/pull/{number}/head", config)
+    return action, _repo_values(repo, org, installation_id, revision, f"refs/pull/{number}/head", config)
 
 
 def _check_run(payload: dict[str, Any], config: Config) -> tuple[str, dict[str, str]]:
     action_name = _get(payload, "action", str)
-    if action_name != "rerequested":
+    if not any(row.handles("check_run", action_name) for row in config.table):
         raise _Skip(f"check_run {_show(action_name)} needs nothing from peribolos")
     name = _get(payload, "check_run.name", str)
-    action = CHECK_RUN_ACTIONS.get(name)
-    if action is None:
-        raise _Skip(f"check run {_show(name)} is not one of peribolos' ({', '.join(CHECK_RUN_ACTIONS)})")
+    row = config.table.for_check_run(name, action_name)
+    if row is None:
+        names = ", ".join(config.table.check_run_names)
+        raise _Skip(f"check run {_show(name)} is not one of peribolos' ({names})")
+    action = row.name
     if config.app_id is not None:
         app_id = _get(payload, "check_run.app.id", int)
         if app_id != config.app_id:

@@ -18,26 +18,34 @@ from typing import Any, NoReturn
 
 import click
 
-from peribolos_core import logs
+from peribolos_core import clients, logs
+from peribolos_core import tokens as token_cases
 from peribolos_core.durations import DURATION
 from peribolos_core.errors import BadCredentials, ConfigError, PeribolosError
-from peribolos_core.github import GitHubApp
-from peribolos_core.kube import default_namespace
+from peribolos_core.options import (
+    FILE,
+    app_options,
+    github_options,
+    kube_options,
+    log_options,
+    version_option,
+)
+from peribolos_core.settings import (
+    AppSettings,
+    GitHubSettings,
+    KubeSettings,
+    check_installation_id,
+    check_min_valid,
+)
 from peribolos_core.token_secret import secret_name
-from peribolos_core.token_store import TokenStore
 
 from . import config as config_step
 from . import report as report_step
 from . import tokens
-from .settings import AppSettings, GitHubSettings, KubeSettings, check_installation_id, check_min_valid
 
 PROG = "peribolos-step"
 TOKEN_FILE_COMMANDS = {"fetch-config", "report"}
 log = logging.getLogger("peribolos.step")
-
-
-FILE = click.Path(dir_okay=False, path_type=Path)
-"""A file path option: the steps hand files to each other (token, config, exit code, output)."""
 
 
 def _fail(command: str, message: str, code: int) -> NoReturn:
@@ -47,11 +55,12 @@ def _fail(command: str, message: str, code: int) -> NoReturn:
 
 
 def step(func: Callable[..., None]) -> Callable[..., None]:
-    """Configure logging, run the command, map errors to exit codes (2 config, 1 anything else)."""
+    """Run the command, mapping errors to exit codes (2 configuration, 1 anything else). Goes below
+    ``log_options`` (logging is configured first) and above the option groups (their settings are built,
+    and checked, inside it)."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, log_format: str, log_level: str, **kwargs: Any) -> None:
-        logs.configure(level=log_level, fmt=log_format)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
         command = click.get_current_context().info_name or func.__name__
         try:
             func(*args, **kwargs)
@@ -70,76 +79,6 @@ def step(func: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _options(*decorators: Callable[..., Any]) -> Callable[..., Any]:
-    def apply(func: Callable[..., Any]) -> Callable[..., Any]:
-        for decorator in reversed(decorators):
-            func = decorator(func)
-        return func
-
-    return apply
-
-
-log_options = _options(
-    click.option(
-        "--log-format",
-        envvar="LOG_FORMAT",
-        type=click.Choice(["json", "text"]),
-        default="json",
-        show_default=True,
-        help="Log lines as JSON objects or text (env LOG_FORMAT).",
-    ),
-    click.option(
-        "--log-level",
-        envvar="LOG_LEVEL",
-        default="info",
-        show_default=True,
-        type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-        help="Env LOG_LEVEL.",
-    ),
-)
-api_url_option = _options(
-    click.option(
-        "--github-api-url",
-        envvar="GITHUB_API_URL",
-        default="https://api.github.com",
-        show_default=True,
-        help="REST API base URL; https://HOST/api/v3 on GitHub Enterprise Server (env GITHUB_API_URL).",
-    ),
-    click.option(
-        "--github-max-retries",
-        envvar="GITHUB_MAX_RETRIES",
-        type=click.IntRange(0, 10),
-        default=4,
-        show_default=True,
-        help="Retries of a GitHub request after a 5xx, timeout or connection error (env GITHUB_MAX_RETRIES).",
-    ),
-)
-app_options = _options(
-    click.option(
-        "--app-id", envvar="GITHUB_APP_ID", default="", help="GitHub App id or client id (env GITHUB_APP_ID)."
-    ),
-    click.option(
-        "--private-key-file",
-        envvar="GITHUB_APP_PRIVATE_KEY_FILE",
-        default="",
-        help="The App's PEM private key, PKCS#1 or PKCS#8 (env GITHUB_APP_PRIVATE_KEY_FILE).",
-    ),
-    api_url_option,
-)
-kube_options = _options(
-    click.option(
-        "--namespace",
-        envvar="POD_NAMESPACE",
-        default=None,
-        help="Namespace of the token Secrets (env POD_NAMESPACE; default: the pod's own, else 'default').",
-    ),
-    click.option(
-        "--kubeconfig",
-        envvar="KUBECONFIG",
-        default=None,
-        help="kubeconfig file (env KUBECONFIG); default: in-cluster ServiceAccount.",
-    ),
-)
 installation_option = click.option(
     "--installation-id", type=int, required=True, help="The GitHub App installation id (digits)."
 )
@@ -152,28 +91,9 @@ token_file_option = click.option(
 repo_option = click.option("--repo", required=True, help="Repository as ORG/REPO, e.g. my-org/.github.")
 
 
-def _app(app_id: str, private_key_file: str, github_api_url: str, github_max_retries: int) -> AppSettings:
-    if not private_key_file:
-        raise ConfigError("--private-key-file / GITHUB_APP_PRIVATE_KEY_FILE is required")
-    return AppSettings(app_id, Path(private_key_file), GitHubSettings(github_api_url, github_max_retries))
-
-
-def _kube(namespace: str | None, kubeconfig: str | None) -> KubeSettings:
-    return KubeSettings(namespace or default_namespace(), kubeconfig or None)
-
-
-def _app_and_store(
-    app_id: str,
-    private_key_file: str,
-    github_api_url: str,
-    github_max_retries: int,
-    namespace: str | None,
-    kubeconfig: str | None,
-) -> tuple[GitHubApp, TokenStore]:
-    """The GitHub App client and the token store of the commands that mint (settings checked first)."""
-    app_settings = _app(app_id, private_key_file, github_api_url, github_max_retries)
-    kube = _kube(namespace, kubeconfig)
-    return app_settings.app(), kube.store()
+def _minter(app: AppSettings) -> token_cases.Minter:
+    """The steps mint without a budget of their own (one mint at most per step; see peribolos_core.tokens)."""
+    return token_cases.Minter(clients.github_app(app))
 
 
 def _now() -> datetime:
@@ -193,6 +113,7 @@ def read_token_file(path: Path) -> str:
 
 
 @click.group(name=PROG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@version_option
 def cli() -> None:
     """Steps of the peribolos Tekton Tasks: keep an installation's token Secret, fetch the org's config at
     a revision, and report peribolos' result as a check run.
@@ -202,54 +123,44 @@ def cli() -> None:
 
 
 @cli.command()
+@log_options
+@step
 @installation_option
 @app_options
 @kube_options
-@log_options
-@step
-def install(
-    installation_id: int,
-    app_id: str,
-    private_key_file: str,
-    github_api_url: str,
-    github_max_retries: int,
-    namespace: str | None,
-    kubeconfig: str | None,
-) -> None:
+def install(installation_id: int, app: AppSettings, kube: KubeSettings) -> None:
     """Mint a token for the installation and write its Secret (with the org's login and account type).
 
     Run on installation created/unsuspend/new_permissions_accepted and repositories added/removed.
     """
     check_installation_id(installation_id)
-    app, store = _app_and_store(
-        app_id, private_key_file, github_api_url, github_max_retries, namespace, kubeconfig
-    )
-    outcome = tokens.install(app, store, installation_id)
+    outcome = token_cases.install(_minter(app), clients.token_store(kube), installation_id)
     log.info("installation token stored", extra=tokens.describe(outcome, _now()))
 
 
 @cli.command()
-@installation_option
-@kube_options
 @log_options
 @step
-def uninstall(installation_id: int, namespace: str | None, kubeconfig: str | None) -> None:
+@installation_option
+@kube_options
+def uninstall(installation_id: int, kube: KubeSettings) -> None:
     """Delete the installation's token Secret. A Secret already gone is success."""
     check_installation_id(installation_id)
-    store = _kube(namespace, kubeconfig).store()
-    existed = tokens.uninstall(store, installation_id)
+    existed = token_cases.forget(clients.token_store(kube), installation_id)
     log.info(
         "installation token Secret deleted" if existed else "installation token Secret was already gone",
         extra={
             "installation_id": installation_id,
             "secret": secret_name(installation_id),
-            "namespace": store.namespace,
+            "namespace": kube.namespace,
             "existed": existed,
         },
     )
 
 
 @cli.command(name="ensure-token")
+@log_options
+@step
 @installation_option
 @click.option(
     "--min-valid",
@@ -266,18 +177,8 @@ def uninstall(installation_id: int, namespace: str | None, kubeconfig: str | Non
 )
 @app_options
 @kube_options
-@log_options
-@step
 def ensure_token(
-    installation_id: int,
-    min_valid: timedelta,
-    token_file: Path | None,
-    app_id: str,
-    private_key_file: str,
-    github_api_url: str,
-    github_max_retries: int,
-    namespace: str | None,
-    kubeconfig: str | None,
+    installation_id: int, min_valid: timedelta, token_file: Path | None, app: AppSettings, kube: KubeSettings
 ) -> None:
     """Make sure the installation's Secret holds a token valid for --min-valid more; mint only if not.
 
@@ -285,12 +186,9 @@ def ensure_token(
     """
     check_installation_id(installation_id)
     check_min_valid(min_valid)
-    app, store = _app_and_store(
-        app_id, private_key_file, github_api_url, github_max_retries, namespace, kubeconfig
-    )
+    minter, store = _minter(app), clients.token_store(kube)
     now = _now()
-    outcome = tokens.ensure_token(app, store, installation_id, min_valid, now)
-    logs.register_secret(outcome.token)
+    outcome = token_cases.ensure(minter, store, installation_id, min_valid, now)
     if token_file is not None:
         tokens.write_token_file(token_file, outcome.token)
     log.info(
@@ -299,6 +197,8 @@ def ensure_token(
 
 
 @cli.command(name="fetch-config")
+@log_options
+@step
 @token_file_option
 @repo_option
 @click.option("--revision", required=True, help="Commit SHA (or ref) to read the file at.")
@@ -320,9 +220,7 @@ def ensure_token(
     default=None,
     help="When set, the config must configure exactly this org (the installation's account).",
 )
-@api_url_option
-@log_options
-@step
+@github_options
 def fetch_config(
     token_file: Path,
     repo: str,
@@ -330,13 +228,10 @@ def fetch_config(
     config_path: str,
     output: Path,
     org: str | None,
-    github_api_url: str,
-    github_max_retries: int,
+    github: GitHubSettings,
 ) -> None:
     """Fetch the org's peribolos config at --revision, check that it is a peribolos config, write --output."""
-    client = GitHubSettings(github_api_url, github_max_retries).installation_client(
-        read_token_file(token_file)
-    )
+    client = clients.installation_client(github, read_token_file(token_file))
     size = config_step.fetch_config(client, repo, revision, config_path, output, org)
     log.info(
         "config fetched",
@@ -345,12 +240,14 @@ def fetch_config(
 
 
 @cli.command()
+@log_options
+@step
 @token_file_option
 @repo_option
 @click.option("--head-sha", required=True, help="The commit the check run belongs to.")
 @click.option(
     "--name",
-    type=click.Choice(report_step.CHECK_RUN_NAMES),
+    type=click.Choice(report_step.check_run_names()),
     required=True,
     help="Check run name; the interceptor recognises rerequests by it.",
 )
@@ -371,9 +268,7 @@ def fetch_config(
     is_flag=True,
     help="Exit 1 after reporting when peribolos failed, so the TaskRun fails too.",
 )
-@api_url_option
-@log_options
-@step
+@github_options
 def report(
     token_file: Path,
     repo: str,
@@ -382,13 +277,10 @@ def report(
     exit_code_file: Path,
     details_file: Path | None,
     propagate_exit_code: bool,
-    github_api_url: str,
-    github_max_retries: int,
+    github: GitHubSettings,
 ) -> None:
     """Create a completed check run on --head-sha: success when peribolos exited 0, else failure."""
-    client = GitHubSettings(github_api_url, github_max_retries).installation_client(
-        read_token_file(token_file)
-    )
+    client = clients.installation_client(github, read_token_file(token_file))
     run_id, run = report_step.report(client, repo, head_sha, name, exit_code_file, details_file, logs.redact)
     log.info(
         "check run created",

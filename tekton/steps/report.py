@@ -9,12 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from peribolos_core.actions import ACTIONS, ActionTable
 from peribolos_core.errors import ConfigError
 from peribolos_core.github import CHECK_RUN_TEXT_LIMIT, GitHubInstallationClient
 
-CHECK_RUN_NAMES = ("peribolos/sync", "peribolos/dry-run")
-"""The interceptor recognises rerequested check runs by these names."""
 _FENCE = "~~~~"
+
+
+def check_run_names(table: ActionTable = ACTIONS) -> tuple[str, ...]:
+    """The names ``report --name`` accepts: the table's check runs, by which the interceptor recognises a
+    rerequest."""
+    return table.check_run_names
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,16 @@ def read_exit_code(path: Path) -> int | None:
         raise ConfigError(f"--exit-code-file {path} holds {text[:20]!r}, not an integer") from exc
 
 
-def check_run_for(name: str, exit_code: int | None, details: str | None, revision: str) -> CheckRun:
-    """Conclusion success for exit code 0, failure otherwise; the output tail as the text."""
-    what = "dry run" if name.endswith("dry-run") else "sync"
+def check_run_for(
+    name: str, exit_code: int | None, details: str | None, revision: str, table: ActionTable = ACTIONS
+) -> CheckRun:
+    """Conclusion success for exit code 0, failure otherwise; the output tail as the text. ``name`` is one of
+    :func:`check_run_names`; the action's title says what ran ("peribolos dry run failed")."""
+    row = next((row for row in table if row.check_run == name), None)
+    if row is None:
+        known = ", ".join(table.check_run_names)
+        raise ConfigError(f"--name {name!r} is not a check run of peribolos ({known})")
+    what = row.title or row.name
     short = revision[:7]
     if exit_code == 0:
         conclusion = "success"

@@ -122,10 +122,9 @@ def run_script(github: FakeGitHub, key_file: Path, kubeconfig: Path, namespace: 
 def run_budget_limited(github: FakeGitHub, key: rsa.RSAPrivateKey, core: client.CoreV1Api, namespace: str,
                        expiries: dict[int, datetime]) -> dict[str, Any]:
     clock = CompressedClock()
-    budget = MintBudget(150, clock=clock, sleep=clock.sleep)
     app = GitHubApp(APP_ID, key, api_url=github.api_url, session=new_session(16))
-    refresher = Refresher(app, TokenStore(core, namespace), budget=budget, concurrency=8,
-                          max_run_time=timedelta(minutes=20))
+    refresher = Refresher(app, TokenStore(core, namespace), budget=MintBudget(150), concurrency=8,
+                          max_run_time=timedelta(minutes=20), clock=clock, sleep=clock.sleep)
     started_real, started_budget = time.monotonic(), clock()
     summary = refresher.run()
     minted = [expiries[o.step.installation_id] for o in summary.outcomes if o.minted]
@@ -140,8 +139,8 @@ def run_budget_limited(github: FakeGitHub, key: rsa.RSAPrivateKey, core: client.
 def row(name: str, n: int, r: dict[str, Any]) -> str:
     rss = f"{r['rss_mb']:.0f}" if r.get("rss_mb") else "-"
     fake_peak = r.get("fake_peak_per_min")
-    peak = f"{r['peak_mints_per_minute']}" + (f" ({fake_peak} seen)" if fake_peak is not None else "")
-    return (f"{name:<8} {n:>6} {r['wall_s']:>8.1f} {r['mints_used']:>6} {r.get('deferred', 0):>6} "
+    peak = f"{r['peak_mint_requests_per_minute']}" + (f" ({fake_peak} seen)" if fake_peak is not None else "")
+    return (f"{name:<8} {n:>6} {r['wall_s']:>8.1f} {r['tokens_minted']:>6} {r.get('deferred', 0):>6} "
             f"{r['github_requests'] / n:>8.3f} {r['kube_requests'] / n:>8.3f} {peak:>16} {rss:>7}")
 
 
@@ -166,7 +165,7 @@ def bench_size(n: int, plane: Any, core: client.CoreV1Api, key: rsa.RSAPrivateKe
         seed(core, ns2, expiries)
         budget = run_budget_limited(github, key, core, ns2, expiries)
         lines.append(row("budget", n, budget))
-        print(f"[{n}] budget-limited: {budget['mints_used']} minted over {budget['budget_minutes']:.1f} "
+        print(f"[{n}] budget-limited: {budget['tokens_minted']} minted over {budget['budget_minutes']:.1f} "
               f"budget minutes, {budget['deferred']} left; the left ones are the latest-expiring: "
               f"{budget['latest_left']}", flush=True)
         if n <= 1000:

@@ -48,6 +48,28 @@ def test_parse_duration_rejects(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "99999999999999999999d",
+        "99999999999999999999999d",
+        "1000000000d",
+        "9" * 5000 + "s",
+        "1" + "0" * 30 + "m",
+    ],
+    ids=["20-digit-days", "23-digit-days", "past-timedelta-max", "5000-digits", "31-digit-minutes"],
+)
+def test_parse_duration_refuses_what_no_timedelta_holds(text: str) -> None:
+    """Issue 14: these raised OverflowError (a traceback, exit 1) instead of one line."""
+    with pytest.raises(ValueError, match="longer than 999999999d") as caught:
+        parse_duration(text)
+    assert len(str(caught.value)) < 120, "a huge value is not echoed whole"
+
+
+def test_the_longest_duration_is_accepted() -> None:
+    assert parse_duration("999999999d") == timedelta(days=999_999_999)
+
+
+@pytest.mark.parametrize(
     ("value", "text"),
     [(timedelta(minutes=90), "1h30m"), (timedelta(0), "0s"), (timedelta(days=1, seconds=5), "1d5s")],
     ids=["hours-minutes", "zero", "days-seconds"],
@@ -69,6 +91,9 @@ def test_click_type_converts_and_reports_usage_errors() -> None:
     bad = runner.invoke(cmd, ["--min-valid", "soon"])
     assert bad.exit_code == 2
     assert "invalid duration 'soon'" in bad.output
+    huge = runner.invoke(cmd, ["--min-valid", "99999999999999999999d"])
+    assert huge.exit_code == 2 and "longer than" in huge.output
+    assert huge.exception is None or isinstance(huge.exception, SystemExit)
 
 
 @given(

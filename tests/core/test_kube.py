@@ -1,11 +1,15 @@
-"""The Kubernetes wrapper's pure parts: error mapping, namespace resolution, config loading failures.
-(Calls against a real kube-apiserver are in test_token_store.py.)"""
+"""The Kubernetes wrapper's pure parts: error mapping, namespace resolution, config loading failures, and
+the client's retries against a port nobody listens on. (Calls against a real kube-apiserver are in
+test_token_store.py.)"""
 
 import json
+import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import urllib3
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from peribolos_core.errors import (
@@ -16,7 +20,16 @@ from peribolos_core.errors import (
     KubeNotFound,
     KubeUnavailable,
 )
-from peribolos_core.kube import default_namespace, error_for_api_exception, kube_errors, load_core_v1
+from peribolos_core.kube import (
+    RETRIES,
+    default_namespace,
+    error_for_api_exception,
+    kube_errors,
+    load_core_v1,
+    to_dict,
+)
+from peribolos_core.token_secret import build_secret, parse_secret
+from tests.not_kube import dead_kubeconfig
 
 
 def api_exception(status: int, message: str | None) -> ApiException:
@@ -97,3 +110,33 @@ def test_load_core_v1_bad_kubeconfig_is_config_error(tmp_path: Path, content: st
         path.write_text(content)
     with pytest.raises(ConfigError, match="--kubeconfig"):
         load_core_v1(str(path))
+
+
+def test_unreachable_apiserver_is_one_error_not_a_warning_per_retry(tmp_path: Path, caplog) -> None:
+    """Issue 14: urllib3 wrote three "Retrying (...)" warnings before each Kubernetes error line."""
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    api = load_core_v1(str(dead_kubeconfig(tmp_path / "kubeconfig")))
+    with pytest.raises(KubeUnavailable) as info, kube_errors("list Secrets in ns"):
+        api.list_namespaced_secret("ns", _request_timeout=(1, 1))
+    assert str(info.value) == (
+        f"list Secrets in ns: cannot reach the Kubernetes API (MaxRetryError: NewConnectionError, "
+        f"{RETRIES + 1} tries)"
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert RETRIES > 0, "connection errors are still retried, only quietly"
+
+
+def test_to_dict_turns_a_client_model_into_what_the_schema_parses() -> None:
+    body = build_secret(6, "ghs_" + "A" * 40, datetime(2030, 1, 1, tzinfo=UTC), "Octo", "Organization",
+                        resource_version="12")
+    model = client.V1Secret(
+        metadata=client.V1ObjectMeta(
+            name=body["metadata"]["name"],
+            labels=body["metadata"]["labels"],
+            annotations=body["metadata"]["annotations"],
+            resource_version="12",
+        ),
+        data=body["data"],
+        type="Opaque",
+    )
+    assert parse_secret(to_dict(model)) == parse_secret(body)

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from peribolos_core.errors import ConfigError
 from peribolos_core.token_secret import (
     LABEL_SELECTOR,
     MalformedSecret,
@@ -156,8 +157,9 @@ def test_format_time_and_secret_name() -> None:
         format_time(datetime(2026, 1, 2, 5, 0, tzinfo=timezone(timedelta(hours=2)))) == "2026-01-02T03:00:00Z"
     )
     assert secret_name("0042") == "peribolos-token-42"
-    with pytest.raises(ValueError, match="positive integer"):
-        secret_name("0")
+    for bad in ("0", "-1", "12a", "", True):
+        with pytest.raises(ConfigError, match="installation id must be a positive integer"):
+            secret_name(bad)
 
 
 @given(
@@ -179,20 +181,29 @@ def test_any_secret_round_trips(
     assert label == login.lower() and len(label) <= 63
 
 
-def test_parse_accepts_a_client_model() -> None:
-    from kubernetes import client
+def test_parse_takes_a_mapping_only() -> None:
+    """The schema stays pure (no client import): a client model goes through ``kube.to_dict`` first
+    (tests/core/test_kube.py)."""
+    with pytest.raises(MalformedSecret, match="must be a mapping, got object"):
+        parse_secret(object())
 
-    body = build_secret(6, TOKEN, EXPIRES, "Octo", "Organization", resource_version="12")
-    model = client.V1Secret(
-        metadata=client.V1ObjectMeta(
-            **{
-                "name": body["metadata"]["name"],
-                "labels": body["metadata"]["labels"],
-                "annotations": body["metadata"]["annotations"],
-                "resource_version": "12",
-            }
-        ),
-        data=body["data"],
-        type="Opaque",
-    )
-    assert parse_secret(model) == parse_secret(body)
+
+DISALLOWED = "peribolos.dev/disallowed-since"
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("2026-01-02T03:04:05Z", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2026-01-02T05:04:05+02:00", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("yesterday", None),
+        (None, None),
+    ],
+    ids=["utc", "offset", "edited-by-hand-counts-as-unmarked", "absent"],
+)
+def test_disallowed_mark(value: str | None, parsed: datetime | None) -> None:
+    body = build_secret(8, TOKEN, EXPIRES, "o", "Organization")
+    assert DISALLOWED not in body["metadata"]["annotations"], "a write clears the mark"
+    if value is not None:
+        body["metadata"]["annotations"][DISALLOWED] = value
+    assert parse_secret(body).disallowed_since == parsed

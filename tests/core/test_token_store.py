@@ -1,20 +1,26 @@
 """TokenStore against a real kube-apiserver (the ``core_v1`` / ``namespace`` fixtures of tests/conftest.py):
-create-or-update, delete, list by selector, suspended marks, a real 409 race, RBAC, and no token leaks."""
+create-or-update, delete, list by selector, suspended and disallowed marks, a real 409 race, RBAC, no token
+leaks; and against a server that is no kube-apiserver."""
 
 import base64
 import logging
+import subprocess
+import sys
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
 
-from peribolos_core.errors import KubeConflict, KubeForbidden, KubeNotFound
+from peribolos_core.errors import KubeConflict, KubeError, KubeForbidden, KubeNotFound
 from peribolos_core.github import InstallationToken
 from peribolos_core.kube import load_core_v1
 from peribolos_core.token_secret import build_secret
 from peribolos_core.token_store import StoredToken, TokenStore
+from tests.not_kube import ANSWERS, not_a_kube_apiserver
 
 EXPIRES = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -102,8 +108,66 @@ def test_mark_suspended(core_v1: Any, namespace: str) -> None:
     assert marked.suspended and marked.token == token(4).token
     store.put(4, token(5), "o", "Organization")
     assert store.get(4).suspended is False, "a fresh token clears the mark"
-    store.mark_suspended(404)
+    assert store.mark_suspended(404) is False
     assert store.get(404) is None, "marking a missing Secret creates nothing"
+
+
+def test_mark_disallowed(core_v1: Any, namespace: str) -> None:
+    store = TokenStore(core_v1, namespace)
+    store.put(6, token(6), "o", "Organization")
+    since = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
+    assert store.mark_disallowed(6, since) is True
+    marked = store.get(6)
+    assert marked.disallowed_since == since and marked.token == token(6).token
+    store.put(6, token(7), "o", "Organization")
+    assert store.get(6).disallowed_since is None, "a fresh token clears the mark"
+    assert store.mark_disallowed(405, since) is False
+    assert store.get(405) is None
+
+
+@dataclass(frozen=True)
+class PlainToken:
+    token: str
+    expires_at: datetime
+
+
+def test_put_takes_any_token_value(core_v1: Any, namespace: str) -> None:
+    """The store needs a token and its expiry, not GitHub's answer type."""
+    store = TokenStore(core_v1, namespace)
+    store.put(12, PlainToken("ghs_plain" + "p" * 40, EXPIRES), "o", "Organization")
+    assert store.get(12).token == "ghs_plain" + "p" * 40
+
+
+def test_the_store_does_not_load_the_github_client() -> None:
+    code = "import sys, peribolos_core.token_store; print(sorted(m for m in sys.modules if 'github' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[2])
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("answer", sorted(ANSWERS), ids=sorted(ANSWERS))
+@pytest.mark.parametrize(
+    ("call", "what"),
+    [
+        (lambda s: s.get(1), "read Secret ns/peribolos-token-1"),
+        (lambda s: s.list(), "list token Secrets in ns"),
+        (lambda s: s.delete(1), "delete Secret ns/peribolos-token-1"),
+        (lambda s: s.mark_suspended(1), "mark Secret ns/peribolos-token-1 suspended"),
+        (lambda s: s.put(1, token(1), "o", "User", listed=None), "create Secret ns/peribolos-token-1"),
+    ],
+    ids=["get", "list", "delete", "mark", "create"],
+)
+def test_a_server_that_is_no_apiserver_is_a_kube_error(tmp_path: Path, answer: str, call, what: str) -> None:
+    """Issue 14: an HTML page or broken JSON answered with 200 was a JSONDecodeError (a traceback), and a
+    write against it passed for done."""
+    body, content_type = ANSWERS[answer]
+    with not_a_kube_apiserver(tmp_path, body, content_type) as kubeconfig:
+        store = TokenStore(load_core_v1(str(kubeconfig)), "ns")
+        with pytest.raises(KubeError) as info:
+            call(store)
+    media_type = content_type.split(";")[0]
+    assert str(info.value).startswith(f"{what}: the server answered HTTP 200 with {media_type}")
+    assert "not a Kubernetes object" in str(info.value) and not info.value.temporary
 
 
 class ConcurrentWriterApi:

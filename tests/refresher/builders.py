@@ -13,6 +13,7 @@ class _Stored:
     account_type: str
     expires_at: datetime
     suspended: bool
+    disallowed_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,10 @@ class _Installation:
 
 
 def stored(installation_id: int, expires_at: datetime, *, org: str | None = None,
-           account_type: str = "Organization", suspended: bool = False) -> _Stored:
-    return _Stored(installation_id, org or f"org-{installation_id}", account_type, expires_at, suspended)
+           account_type: str = "Organization", suspended: bool = False,
+           disallowed_since: datetime | None = None) -> _Stored:
+    return _Stored(installation_id, org or f"org-{installation_id}", account_type, expires_at, suspended,
+                   disallowed_since)
 
 
 def installation(installation_id: int, *, login: str | None = None, account_type: str = "Organization",

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
 from tests.e2e.controlplane import free_port
 from tests.fakes.fixtures import APP_ID, write_key
+from tests.not_kube import ANSWERS, dead_kubeconfig, not_a_kube_apiserver
 from tests.refresher.conftest import json_lines, run_cli
-
-
-def dead_kubeconfig(path: Path) -> Path:
-    """A kubeconfig pointing at a port where nothing listens."""
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "x",
-        "clusters": [{"name": "x", "cluster": {"server": f"https://127.0.0.1:{free_port()}",
-                                                "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "x", "user": {"token": "not-a-real-token"}}],
-        "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
-    }))
-    return path
-
 
 BAD_CONFIG = {
     "missing-app-id": ([], {"GITHUB_APP_ID": ""}, "--app-id"),
@@ -33,6 +19,11 @@ BAD_CONFIG = {
     "bare-number-duration": (["--min-valid", "45"], {}, "--min-valid"),
     "min-valid-a-whole-hour": (["--min-valid", "1h"], {}, "--min-valid"),
     "kube-unreachable": ([], {"KUBECONFIG": "DEAD"}, "cannot list the token Secrets"),
+    # Issue 14: these printed a traceback, or were accepted as long as they were not empty.
+    "max-run-time-overflowing": (["--max-run-time", "9" * 23 + "d"], {}, "longer than 999999999d"),
+    "min-valid-overflowing": (["--min-valid", "99999999999999999999d"], {}, "longer than 999999999d"),
+    "bad-namespace": ([], {"POD_NAMESPACE": "Not_A_Namespace"}, "is not a valid namespace name"),
+    "bad-app-id": ([], {"GITHUB_APP_ID": "12 34"}, "--app-id / GITHUB_APP_ID must be the App's numeric id"),
 }
 
 
@@ -74,7 +65,7 @@ def test_success_exits_0_with_a_json_line_per_change_and_a_summary(cli_env, gith
     [summary] = [x for x in lines if x.get("event") == "summary"]
     counts = summary["counts"]
     assert (counts["created"], counts["refreshed"], counts["failed"]) == (1, 1, 0)
-    assert summary["mints_used"] == 2
+    assert summary["tokens_minted"] == summary["mint_requests"] == 2
     assert {s.installation_id for s in store.list()} == {1, 2}
 
 
@@ -113,3 +104,30 @@ def test_any_failure_exits_1_and_the_others_are_done(cli_env, github, seed, core
     assert failure["installation_id"] == 1 and failure["error_type"] == "KubeForbidden"
     [summary] = [x for x in lines if x.get("event") == "summary"]
     assert (summary["counts"]["refreshed"], summary["counts"]["failed"]) == (1, 1)
+
+
+@pytest.mark.parametrize("answer", sorted(ANSWERS), ids=sorted(ANSWERS))
+def test_a_server_that_is_no_apiserver_exits_2_with_one_line(answer, cli_env, tmp_path) -> None:
+    """Issue 14: a kubeconfig naming a proxy answering 200 with HTML printed a JSONDecodeError traceback.
+    The listing fails, so nothing could start: exit 2."""
+    body, content_type = ANSWERS[answer]
+    with not_a_kube_apiserver(tmp_path, body, content_type) as kubeconfig:
+        result = run_cli(env=cli_env | {"KUBECONFIG": str(kubeconfig)})
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("peribolos-refresh-tokens: cannot list the token Secrets")
+    assert "not a Kubernetes object" in result.stderr
+
+
+def test_allowed_orgs_from_the_environment(cli_env, github, store) -> None:
+    github.add_installation(1, "Org-One")
+    github.add_installation(2, "org-two")
+    result = run_cli(env=cli_env | {"ALLOWED_ORGS": " ORG-one ,"})
+    assert result.returncode == 0, result.stderr
+    assert {s.installation_id for s in store.list()} == {1}
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("peribolos-refresh-tokens, version ")

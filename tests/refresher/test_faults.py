@@ -108,7 +108,7 @@ def test_twenty_percent_faults_and_conflicts_lose_nothing_and_a_rerun_converges(
     assert rerun.counts["failed"] == 0
     _check_nothing_lost_or_corrupted(github, store, set(), seeded)
     settled = Refresher(app_for(github, app_key), store, budget=MintBudget(10_000)).run()
-    assert settled.mints_used == 0 and settled.kube_requests == 1
+    assert settled.tokens_minted == settled.mint_requests == 0 and settled.kube_requests == 1
     assert settled.counts["fresh"] == COUNT
     assert {s.installation_id for s in store.list()} == set(range(1, COUNT + 1)) | {600}
 
@@ -154,8 +154,8 @@ def test_rate_limits_are_waited_out_as_github_says(github, store, seed, make_ref
     github.inject(Fault.primary_limit(reset_in=5), times=1, method="POST",
                   path=r"/app/installations/3/access_tokens$")
     clock = FakeClock(now=0.0)
-    budget = MintBudget(100, clock=clock, sleep=clock.sleep)
-    summary = make_refresher(app=app, budget=budget, concurrency=1).run()
+    summary = make_refresher(app=app, budget=MintBudget(100), clock=clock, sleep=clock.sleep,
+                             concurrency=1).run()
 
     assert summary.exit_code == 0
     assert {o.step.installation_id: o.result for o in summary.outcomes} == {1: "refreshed", 2: "refreshed",

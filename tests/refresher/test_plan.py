@@ -38,6 +38,8 @@ CASES = [
      [installation(1, account_type="User")], Kind.SKIP),
     ("renamed-org-refreshed", [stored(1, at(55), org="old-name")], [installation(1, login="new-name")],
      Kind.REFRESH),
+    ("allowed-again-refreshed-to-clear-the-mark", [stored(1, at(55), disallowed_since=at(-60))],
+     [installation(1)], Kind.REFRESH),
 ]
 
 
@@ -52,8 +54,8 @@ def test_every_secret_and_installation_gets_exactly_one_step() -> None:
     listed = [installation(1), installation(2), installation(4), installation(5, suspended=True)]
     result = plan(secrets, listed, now=NOW, min_valid=MIN_VALID)
     assert sorted(s.installation_id for s in result.steps) == [1, 2, 3, 4, 5]
-    assert result.counts() == {"create": 1, "refresh": 1, "delete": 1, "suspend": 0, "skip": 1,
-                               "fresh": 1, "defer": 0}
+    assert result.counts() == {"create": 1, "refresh": 1, "delete": 1, "suspend": 0, "disallow": 0,
+                               "remove": 0, "skip": 1, "fresh": 1, "defer": 0}
 
 
 def test_listed_login_wins_over_the_stored_one() -> None:
@@ -114,3 +116,40 @@ def test_capacity_never_defers_deletes_or_suspends() -> None:
 def test_bad_arguments_are_refused(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         plan([], [], **kwargs)
+
+
+ALLOWED = frozenset({"org-1", "other"})
+GRACE = timedelta(hours=24)
+ALLOWED_CASES = [
+    # (id, stored Secrets, listed installations, expected kind of installation 2, whose org is not allowed)
+    ("not-allowed-no-secret-skipped", [], [installation(2)], Kind.SKIP),
+    ("not-allowed-expired-secret-marked-not-minted", [stored(2, at(-5))], [installation(2)], Kind.DISALLOW),
+    ("not-allowed-marked-within-grace-kept", [stored(2, at(-5), disallowed_since=at(-23 * 60))],
+     [installation(2)], Kind.SKIP),
+    ("not-allowed-marked-past-grace-removed", [stored(2, at(-5), disallowed_since=at(-24 * 60))],
+     [installation(2)], Kind.REMOVE),
+    ("not-allowed-suspended-marked-disallowed", [stored(2, at(5))], [installation(2, suspended=True)],
+     Kind.DISALLOW),
+    ("not-allowed-uninstalled-deleted", [stored(2, at(5), disallowed_since=at(-60))], [], Kind.DELETE),
+]
+
+
+@pytest.mark.parametrize(("secrets", "listed", "expected"), [c[1:] for c in ALLOWED_CASES],
+                         ids=[c[0] for c in ALLOWED_CASES])
+def test_orgs_outside_allowed_orgs_get_no_mint_and_lose_their_secret_after_the_grace(secrets, listed,
+                                                                                     expected) -> None:
+    result = plan(secrets, listed, now=NOW, min_valid=MIN_VALID, allowed_orgs=ALLOWED, disallowed_grace=GRACE)
+    steps = {s.installation_id: s for s in result.steps}
+    assert steps[2].kind is expected
+    assert 2 not in {s.installation_id for s in result.mints}
+
+
+def test_allowed_orgs_compare_in_any_case_and_allowed_ones_are_planned_as_before() -> None:
+    listed = [installation(1, login="ORG-1"), installation(3, login="Other")]
+    result = plan([stored(3, at(5))], listed, now=NOW, min_valid=MIN_VALID, allowed_orgs=ALLOWED)
+    assert {s.installation_id: s.kind for s in result.steps} == {1: Kind.CREATE, 3: Kind.REFRESH}
+
+
+def test_no_allowed_orgs_serves_every_org() -> None:
+    result = plan([stored(2, at(-5))], [installation(2)], now=NOW, min_valid=MIN_VALID, allowed_orgs=None)
+    assert result.steps[0].kind is Kind.REFRESH

@@ -122,14 +122,14 @@ def test_a_run_logs_each_change_and_a_summary(github, store, seed, make_refreshe
     caplog.set_level(logging.INFO, logger="peribolos.refresher")
     summary = make_refresher().run()
 
-    assert summary.counts == {"refreshed": 3, "created": 5, "deleted": 1, "suspended": 1, "skipped": 1,
-                              "fresh": 2, "deferred": 0, "failed": 0}
+    assert summary.counts == {"refreshed": 3, "created": 5, "deleted": 1, "suspended": 1, "disallowed": 0,
+                              "skipped": 1, "fresh": 2, "deferred": 0, "failed": 0}
     changes = {(r.event, r.installation_id) for r in caplog.records if getattr(r, "event", None) in
                ("refreshed", "created", "deleted", "suspended")}
     assert changes == {("refreshed", 1), ("refreshed", 2), ("refreshed", 5), ("created", 6), ("created", 7),
                        ("created", 8), ("created", 9), ("created", 10), ("deleted", 99), ("suspended", 12)}
     [final] = [r for r in caplog.records if getattr(r, "event", None) == "summary"]
-    assert final.counts == summary.counts and final.mints_used == 8
+    assert final.counts == summary.counts and final.tokens_minted == 8 and final.mint_requests == 8
     assert final.duration_s >= 0
     for record in caplog.records:
         for token in (s.token for s in store.list()):
@@ -180,13 +180,14 @@ def test_budget_leaves_exactly_the_latest_expiring_and_says_so(github, store, se
     clock = FakeClock(now=0.0)
     caplog.set_level(logging.INFO, logger="peribolos.refresher")
     # 2 a minute for 90 s: slots at 0 s, 0 s, 61 s, 61 s -> 4 mints, the 3 expiring last are left
-    budget = MintBudget(2, clock=clock, sleep=clock.sleep)
-    summary = make_refresher(budget=budget, max_run_time=timedelta(seconds=90), concurrency=1).run()
+    summary = make_refresher(budget=MintBudget(2), clock=clock, sleep=clock.sleep,
+                             max_run_time=timedelta(seconds=90), concurrency=1).run()
 
     minted = {o.step.installation_id for o in summary.outcomes if o.minted}
     left = {o.step.installation_id for o in summary.outcomes if o.result == "deferred"}
     assert (minted, left) == ({7, 4, 2, 6}, {5, 1, 3})
-    assert summary.mints_used == 4 and summary.peak_mints_per_minute == 2
+    assert summary.tokens_minted == summary.mint_requests == 4
+    assert summary.peak_mint_requests_per_minute == 2
     assert clock.slept == [61.0]
     assert summary.exit_code == 0
     [warning] = [r for r in caplog.records if getattr(r, "event", None) == "deferred"]
@@ -194,3 +195,43 @@ def test_budget_leaves_exactly_the_latest_expiring_and_says_so(github, store, se
     assert warning.earliest_deferred_expiry == store.get(5).expires_at.isoformat()
     for i in left:  # left alone: still the old token
         assert store.get(i).expires_at < datetime.now(UTC) + timedelta(minutes=45)
+
+
+def test_orgs_outside_allowed_orgs_are_not_minted_and_lose_their_secret_after_the_grace(
+    github, store, seed, make_refresher, core_v1, namespace
+) -> None:
+    """Issue 13: the refresher created and re-minted Secrets of orgs the interceptor refuses."""
+    github.add_installation(1, "Served-Org")
+    github.add_installation(2, "Left-Org")
+    github.add_installation(3, "Never-Allowed")
+    old = seed(2, timedelta(minutes=5))
+    allowed = frozenset({"served-org"})
+    start = datetime.now(UTC)
+    mints_before = github.mint_count
+
+    first = make_refresher(allowed_orgs=allowed, now=lambda: start).run()
+    assert {o.step.installation_id: o.result for o in first.outcomes} == {1: "created", 2: "disallowed",
+                                                                           3: "skipped"}
+    assert github.mint_count - mints_before == 1
+    raw = core_v1.read_namespaced_secret("peribolos-token-2", namespace)
+    assert raw.metadata.annotations["peribolos.dev/disallowed-since"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert store.get(2).token == old.token and store.get(3) is None
+
+    within = make_refresher(allowed_orgs=allowed, now=lambda: start + timedelta(hours=23)).run()
+    assert within.counts["skipped"] == 2 and store.get(2) is not None
+    assert within.tokens_minted == 1  # installation 1's token was due again (its clock moved 23 h)
+
+    after = make_refresher(allowed_orgs=allowed, now=lambda: start + timedelta(hours=24, seconds=1)).run()
+    assert {o.step.installation_id: o.result for o in after.outcomes}[2] == "deleted"
+    assert store.get(2) is None
+
+
+def test_an_org_allowed_again_gets_a_token_and_loses_the_mark(github, store, seed, make_refresher) -> None:
+    github.add_installation(2, "Back-Org")
+    seed(2, timedelta(minutes=50))
+    make_refresher(allowed_orgs=frozenset({"someone-else"})).run()
+    assert store.get(2).disallowed_since is not None
+
+    summary = make_refresher(allowed_orgs=frozenset({"back-org"})).run()
+    assert [o.result for o in summary.outcomes] == ["refreshed"]
+    assert store.get(2).disallowed_since is None and github.token_is_valid(store.get(2).token)

@@ -14,6 +14,7 @@ from peribolos_core.github import InstallationToken
 from peribolos_core.token_store import TokenStore
 from tests.fakes.fixtures import APP_ID
 from tests.fakes.github import FakeGitHub, Fault
+from tests.not_kube import ANSWERS, not_a_kube_apiserver
 from tests.steps.conftest import log_lines, run_step
 
 
@@ -170,7 +171,8 @@ def test_ensure_token_rate_limited_waits(
         (lambda a: a.__setitem__(1, ""), "--app-id / GITHUB_APP_ID must be"),
         (lambda a: a.__setitem__(3, "/nonexistent/key.pem"), "/nonexistent/key.pem does not exist"),
         (lambda a: a.__setitem__(1, "31337"), "HTTP 401"),
-        (lambda a: a.extend(["--min-valid", "2h"]), "--min-valid must be at least 1m and less than 1h"),
+        (lambda a: a.extend(["--min-valid", "2h"]), "--min-valid must be between 1m and 59m"),
+        (lambda a: a.extend(["--min-valid", "99999999999999999999d"]), "longer than 999999999d"),
         (lambda a: a.extend(["--min-valid", "soon"]), "invalid duration 'soon'"),
         (lambda a: a.extend(["--namespace", "Not_A_Namespace"]), "is not a valid namespace name"),
         (
@@ -183,6 +185,7 @@ def test_ensure_token_rate_limited_waits(
         "no-key-file",
         "wrong-app-id",
         "min-valid-too-long",
+        "min-valid-overflowing",
         "min-valid-garbage",
         "bad-namespace",
         "no-kubeconfig",
@@ -196,6 +199,7 @@ def test_bad_configuration_exits_2(
     result = run_step("ensure-token", "--installation-id", "1", *args)
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
     assert fake_github.mint_count == 0
 
 
@@ -320,3 +324,46 @@ def test_unreachable_apiserver_exits_1(tmp_path: Path) -> None:
     last = result.stderr.splitlines()[-1]
     assert "delete Secret ns/peribolos-token-3: cannot reach the Kubernetes API" in last
     assert "temporary" in last and "not-a-real-token" not in result.stderr
+
+
+@pytest.mark.parametrize("answer", sorted(ANSWERS), ids=sorted(ANSWERS))
+@pytest.mark.parametrize(
+    "command",
+    [["uninstall"], ["ensure-token", "--min-valid", "45m"], ["install"]],
+    ids=["uninstall", "ensure-token", "install"],
+)
+def test_a_server_that_is_no_apiserver_exits_1_with_one_line(
+    fake_github: FakeGitHub, app_args: list[str], tmp_path: Path, command: list[str], answer: str
+) -> None:
+    """Issue 14: a kubeconfig naming a proxy that answers 200 with HTML (or broken JSON) printed a
+    JSONDecodeError traceback, and a delete against it passed for done."""
+    body, content_type = ANSWERS[answer]
+    extra = [] if command[0] == "uninstall" else app_args
+    with not_a_kube_apiserver(tmp_path, body, content_type) as kubeconfig:
+        result = run_step(*command, "--installation-id", "1", *extra, "--kubeconfig", kubeconfig,
+                          "--namespace", "ns")
+    assert result.exit_code == 1, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"peribolos-step {command[0]}: error: ") and "not a Kubernetes object" in last
+    assert "Traceback" not in result.stderr and "not-a-real-token" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--namespace", "Bad_Namespace"], "is not a valid namespace name"),
+        (["--installation-id", "0"], "--installation-id must be a positive integer"),
+    ],
+    ids=["namespace", "installation-id"],
+)
+def test_uninstall_checks_its_settings_first(tmp_path: Path, args: list[str], message: str) -> None:
+    base = {"--installation-id": "3", "--namespace": "ns"}
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    result = run_step("uninstall", *[x for pair in base.items() for x in pair])
+    assert result.exit_code == 2 and message in result.stderr.splitlines()[-1]
+
+
+def test_version() -> None:
+    result = run_step("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("peribolos-step, version ")
