@@ -8,6 +8,7 @@ and in :mod:`.state`. Names follow GitHub's (``login``, ``slug``, ``head_sha``..
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,11 @@ ROLE_NAMES = {"pull": "read", "triage": "triage", "push": "write", "maintain": "
 def stable_id(text: str, base: int = 10_000_000) -> int:
     """A positive id derived from ``text`` (case-insensitive), the same in every run."""
     return base + zlib.crc32(text.lower().encode()) % 90_000_000
+
+
+def slugify(name: str) -> str:
+    """GitHub's slug of an App or team name: lower case, runs of other characters become one ``-``."""
+    return re.sub(r"[^a-z0-9_]+", "-", name.lower()).strip("-")
 
 
 def git_blob_sha(data: bytes) -> str:

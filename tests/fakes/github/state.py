@@ -19,10 +19,12 @@ from tests.fakes.github.models import (
     Commit,
     FakeInstallation,
     FakeOrg,
+    FakeTeam,
     ManifestCode,
     Pull,
     Repo,
     Token,
+    slugify,
     stable_id,
 )
 from tests.fakes.github.shapes import tree_sha
@@ -206,6 +208,35 @@ class GitHubState:
                 team.members.discard(name)
                 team.maintainers.discard(name)
             return found
+
+    # -- teams -----------------------------------------------------------------------------------------
+    @staticmethod
+    def team_descendants(org: FakeOrg, slug: str) -> set[str]:
+        """The slugs of every team below ``slug`` (children, their children...)."""
+        found: set[str] = set()
+        todo = [slug]
+        while todo:
+            parent = todo.pop()
+            children = {t.slug for t in org.teams.values() if t.parent == parent} - found
+            found |= children
+            todo.extend(children)
+        return found
+
+    def rename_team(self, org: FakeOrg, team: FakeTeam, name: str) -> None:
+        """A new name, and the slug from it (child teams follow), as GitHub renames."""
+        with self.lock:
+            old = team.slug
+            team.name, team.slug = name, slugify(name)
+            org.teams[team.slug] = org.teams.pop(old)
+            for child in org.teams.values():
+                if child.parent == old:
+                    child.parent = team.slug
+
+    def delete_team(self, org: FakeOrg, slug: str) -> None:
+        """Deleting a team deletes its child teams too."""
+        with self.lock:
+            for gone in self.team_descendants(org, slug) | {slug}:
+                org.teams.pop(gone, None)
 
     def check_suite_id(self, repo: str, head_sha: str, app_id: int) -> int:
         """One check suite per repository, commit and App."""

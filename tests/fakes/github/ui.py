@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.github.models import TEAM_PERMISSIONS, FakeOrg, FakeTeam, Repo
-from tests.fakes.github.routes.apps import slugify
+from tests.fakes.github.models import TEAM_PERMISSIONS, FakeOrg, FakeTeam, Repo, slugify
 from tests.fakes.github.state import GitHubState
 
 
@@ -87,28 +86,17 @@ class GitHubUI:
     def edit_team(self, org: str, slug: str, **fields: Any) -> None:
         """Change a team's ``name`` (its slug follows), ``description``, ``privacy`` or ``parent``."""
         with self._state.lock:
-            found = self._org(org)
             team = self._team(org, slug)
             for key, value in fields.items():
                 if key not in ("name", "description", "privacy", "parent"):
                     raise AttributeError(f"teams have no setting {key!r}")
-                setattr(team, key, value)
+                if key != "name":
+                    setattr(team, key, value)
             if "name" in fields:
-                found.teams.pop(slug.lower())
-                team.slug = slugify(team.name)
-                found.teams[team.slug] = team
+                self._state.rename_team(self._org(org), team, fields["name"])
 
     def delete_team(self, org: str, slug: str) -> None:
-        with self._state.lock:
-            found = self._org(org)
-            gone = {slug.lower()}
-            while True:
-                more = {t.slug for t in found.teams.values() if t.parent in gone} - gone
-                if not more:
-                    break
-                gone |= more
-            for name in gone:
-                found.teams.pop(name, None)
+        self._state.delete_team(self._org(org), self._team(org, slug).slug)
 
     def add_team_member(self, org: str, slug: str, login: str, role: str = "member") -> None:
         with self._state.lock:

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 
 from tests.fakes.github import shapes
 from tests.fakes.github.auth import check_mint_request
-from tests.fakes.github.models import App, FakeInstallation, Token
+from tests.fakes.github.models import App, FakeInstallation, Token, slugify
 from tests.fakes.github.replies import (
     MSG_SECONDARY,
     MSG_SUSPENDED,
@@ -109,11 +108,6 @@ def list_installation_repositories(call: Call) -> Reply:
         "repositories": [shapes.repository(r, account, call.urls) for r in items],
     }
     return Reply(200, body, headers)
-
-
-def slugify(name: str) -> str:
-    """GitHub's slug of an App or team name: lower case, runs of other characters become one ``-``."""
-    return re.sub(r"[^a-z0-9_]+", "-", name.lower()).strip("-")
 
 
 @ROUTES.route("POST", "/app-manifests/{code}/conversions", auth="none")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fakes.github import shapes
-from tests.fakes.github.models import TEAM_PERMISSIONS, FakeOrg, FakeTeam, Repo
+from tests.fakes.github.models import TEAM_PERMISSIONS, FakeOrg, FakeTeam, Repo, slugify
 from tests.fakes.github.replies import (
     Reply,
     invalid,
@@ -17,8 +17,8 @@ from tests.fakes.github.replies import (
     validation_failed,
 )
 from tests.fakes.github.router import Call, RouteTable
-from tests.fakes.github.routes.apps import slugify
 from tests.fakes.github.routes.common import check_body, list_of_strings, org_of, set_fields, team_of
+from tests.fakes.github.state import GitHubState
 
 ROUTES = RouteTable("orgs")
 ORG = "/orgs/{org}"
@@ -135,11 +135,6 @@ def list_invitations(call: Call) -> Reply:
 
 
 # -- teams -------------------------------------------------------------------------------------------
-def _descendants(org: FakeOrg, slug: str) -> set[str]:
-    children = {t.slug for t in org.teams.values() if t.parent == slug}
-    return children.union(*(_descendants(org, c) for c in children)) if children else set()
-
-
 def _check_team_body(org: FakeOrg, body: dict[str, Any], team: FakeTeam | None) -> FakeTeam | None:
     """Validate a create or edit body; the new parent team (None: top level or unchanged)."""
     check_body(body, TEAM_FIELDS, "Team", required=("name",) if team is None else ())
@@ -154,7 +149,9 @@ def _check_team_body(org: FakeOrg, body: dict[str, Any], team: FakeTeam | None) 
     parent_id = body.get("parent_team_id")
     if parent_id is not None:
         parent = org.team_by_id(parent_id)
-        if parent is None or (team is not None and parent.slug in _descendants(org, team.slug) | {team.slug}):
+        if parent is None or (
+            team is not None and parent.slug in GitHubState.team_descendants(org, team.slug) | {team.slug}
+        ):
             raise invalid("parent_team_id", "Team")
     privacy = body.get("privacy") or (team.privacy if team else None)
     nested = parent is not None or (team is not None and "parent_team_id" not in body and team.parent)
@@ -220,12 +217,7 @@ def edit_team(call: Call) -> Reply:
         team.parent = parent.slug if parent else None
     set_fields(team, body, ("description", "privacy", "notification_setting"))
     if body.get("name") and body["name"] != team.name:
-        old = team.slug
-        team.name, team.slug = body["name"], slugify(body["name"])
-        org.teams[team.slug] = org.teams.pop(old)
-        for child in org.teams.values():
-            if child.parent == old:
-                child.parent = team.slug
+        call.state.rename_team(org, team, body["name"])
     return Reply(200, shapes.team_full(team, org, call.urls))
 
 
@@ -233,9 +225,7 @@ def edit_team(call: Call) -> Reply:
 def delete_team(call: Call) -> Reply:
     """Deleting a team deletes its child teams too."""
     org = org_of(call)
-    team = team_of(call, org)
-    for slug in _descendants(org, team.slug) | {team.slug}:
-        org.teams.pop(slug, None)
+    call.state.delete_team(org, team_of(call, org).slug)
     return no_content()
 
 
