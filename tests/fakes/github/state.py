@@ -70,9 +70,13 @@ class GitHubState:
         self._commits = itertools.count(1)
 
     def next_id(self, kind: str) -> int:
-        """A fresh id of a kind (``check_run``, ``team``, ``repo``, ``pull``...): 1, 2, 3... per kind."""
+        """A fresh id of a kind (``check_run``, ``repo``, ``pull``...): 1, 2, 3... per kind."""
         with self.lock:
             return next(self._ids.setdefault(kind, itertools.count(1)))
+
+    def new_team_id(self) -> int:
+        """Team ids far above the small ones tests give their ``FakeTeam`` objects."""
+        return 2_000_000 + self.next_id("team")
 
     # -- accounts and repositories ---------------------------------------------------------------------
     def account(self, login: str) -> FakeOrg | None:

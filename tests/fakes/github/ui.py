@@ -78,7 +78,7 @@ class GitHubUI:
         with self._state.lock:
             found = self._org(org)
             team = FakeTeam(
-                self._state.next_id("team"), name, slugify(name), description, privacy, parent=parent
+                self._state.new_team_id(), name, slugify(name), description, privacy, parent=parent
             )
             found.teams[team.slug] = team
             return team

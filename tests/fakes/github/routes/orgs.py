@@ -186,7 +186,7 @@ def create_team(call: Call) -> Reply:
         repos.append(found)
     privacy = body.get("privacy") or ("closed" if parent else "secret")
     team = FakeTeam(
-        id=call.state.next_id("team"),
+        id=call.state.new_team_id(),
         name=body["name"],
         slug=slugify(body["name"]),
         description=body.get("description") or "",
