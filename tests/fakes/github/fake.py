@@ -226,11 +226,13 @@ class FakeGitHub:
     def add_org(
         self, login: str, admins: Iterable[str], members: Iterable[str] = (), teams: Iterable[FakeTeam] = ()
     ) -> FakeOrg:
-        """Give org ``login`` its owners, members and teams; repositories the teams name are created."""
+        """Give org ``login`` its owners, members and teams (replacing any it had, and its pending
+        invitations); repositories the teams name are created."""
         with self.state.lock:
             org = self.state.ensure_account(login)
             org.admins = set(admins)
             org.members = set(members) - org.admins
+            org.invitations = {}
             org.teams = {t.slug: t for t in teams}
             for team in org.teams.values():
                 for name in team.repos:
