@@ -3,7 +3,7 @@ messages, and ``Link`` pagination. No I/O here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -121,15 +121,21 @@ def link_header(url: str, query: Mapping[str, list[str]], page: int, last: int, 
     return ", ".join(links)
 
 
-def paged(url: str, query: Mapping[str, list[str]], items: Sequence[Any]) -> tuple[list[Any], dict[str, str]]:
-    """One page of ``items`` and its headers (``Link`` when there is more than one page)."""
+def paged(
+    url: str, query: Mapping[str, list[str]], items: Sequence[Any], shape: Callable[[Any], Any] | None = None
+) -> tuple[list[Any], dict[str, str]]:
+    """One page of ``items`` (each passed through ``shape``, only those on the page) and its headers
+    (``Link`` when there is more than one page)."""
     per_page, page = page_params(query)
     last = max(1, -(-len(items) // per_page))
     link = link_header(url, query, page, last, per_page)
-    return list(items[(page - 1) * per_page : page * per_page]), ({"link": link} if link else {})
+    chosen = items[(page - 1) * per_page : page * per_page]
+    return [shape(i) for i in chosen] if shape else list(chosen), ({"link": link} if link else {})
 
 
-def page(url: str, query: Mapping[str, list[str]], items: Sequence[Any]) -> Reply:
+def page(
+    url: str, query: Mapping[str, list[str]], items: Sequence[Any], shape: Callable[[Any], Any] | None = None
+) -> Reply:
     """A 200 answer holding one page of ``items``."""
-    body, headers = paged(url, query, items)
+    body, headers = paged(url, query, items, shape)
     return Reply(200, body, headers)

@@ -45,14 +45,18 @@ def _installation_json(call: Call, inst: FakeInstallation) -> dict:
 
 @ROUTES.route("GET", "/app/installations", auth="app")
 def list_installations(call: Call) -> Reply:
-    items = [_installation_json(call, i) for i in _installations(call)]
-    return page(f"{call.urls.api}/app/installations", call.query, items)
+    installations = _installations(call)
+    return page(
+        f"{call.urls.api}/app/installations", call.query, installations, lambda i: _installation_json(call, i)
+    )
 
 
 def _installation(call: Call) -> FakeInstallation:
+    """The App's installation the path names (404 for another App's or an unknown one)."""
+    assert call.caller.app is not None
     wanted = call.params["installation_id"]
-    found = next((i for i in _installations(call) if str(i.id) == wanted), None)
-    if found is None:
+    found = call.state.installations.get(int(wanted)) if wanted.isdigit() else None
+    if found is None or found.app_id != call.caller.app.id:
         raise not_found()
     return found
 
