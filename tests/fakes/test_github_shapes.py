@@ -10,7 +10,7 @@ schema is "simple-user or enterprise", and enterprise is one of the unresolved c
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -128,261 +128,119 @@ def world(fake_github: FakeGitHub, app_key: rsa.RSAPrivateKey) -> FakeGitHub:
     return gh
 
 
-Case = Callable[[FakeGitHub, rsa.RSAPrivateKey], requests.Response]
+@dataclass(frozen=True)
+class Case:
+    """One request and the status it must get; ``op`` and ``method`` name the operation of the subset."""
+
+    op: str
+    method: str
+    status: int
+    path: str
+    auth: str = "token"
+    """``token`` (a full one of octo-org), ``app`` (the App's JWT), ``none``, ``bad-jwt``."""
+    scope: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+
+    def send(self, gh: FakeGitHub, key: rsa.RSAPrivateKey) -> requests.Response:
+        headers = {"Authorization": "Bearer x"} if self.auth == "bad-jwt" else {}
+        token = mint(gh, key, 1, **self.scope) if self.auth == "token" else None
+        app_key = key if self.auth == "app" else None
+        body = (
+            {**self.body, "head_sha": gh.head_sha("octo-org/.github")}
+            if self.op.endswith("check-runs")
+            else self.body
+        )
+        return call(gh, self.method, self.path, token, app_key, headers=headers, json=body)
 
 
-def _token(gh: FakeGitHub, key: rsa.RSAPrivateKey, **scope: Any) -> str:
-    return mint(gh, key, 1, **scope)
-
-
-NO_MEMBERS = {"permissions": {"contents": "read"}}
+READ_ONLY = {"permissions": {"contents": "read"}}
+MEMBERS_READ = {"permissions": {"members": "read"}}
+TOKENS = "/app/installations/{installation_id}/access_tokens"
 M = "/orgs/{org}/memberships/{username}"
-CASES: list[tuple[str, str, int, Case]] = [
-    # apps
-    ("/app", "GET", 200, lambda gh, k: call(gh, "GET", "/app", app_key=k)),
-    ("/app/installations", "GET", 200, lambda gh, k: call(gh, "GET", "/app/installations", app_key=k)),
-    (
-        "/app/installations/{installation_id}",
-        "GET",
-        200,
-        lambda gh, k: call(gh, "GET", "/app/installations/3", app_key=k),
-    ),
-    (
-        "/app/installations/{installation_id}",
-        "GET",
-        404,
-        lambda gh, k: call(gh, "GET", "/app/installations/99", app_key=k),
-    ),
-    (
-        "/app/installations/{installation_id}/access_tokens",
+CONTENTS = "/repos/{owner}/{repo}/contents/{path}"
+CHECK_RUN = {
+    "name": "peribolos/sync",
+    "conclusion": "failure",
+    "details_url": "https://ci.example.com/run/1",
+    "external_id": "run-1",
+    "output": {
+        "title": "t",
+        "summary": "s",
+        "text": "x",
+        "annotations": [
+            {"path": SHA_FILE, "start_line": 1, "end_line": 1, "annotation_level": "failure", "message": "m"}
+        ],
+    },
+}
+CASES = [
+    Case("/app", "GET", 200, "/app", "app"),
+    Case("/app/installations", "GET", 200, "/app/installations", "app"),
+    Case("/app/installations/{installation_id}", "GET", 200, "/app/installations/3", "app"),
+    Case("/app/installations/{installation_id}", "GET", 404, "/app/installations/99", "app"),
+    Case(
+        TOKENS,
         "POST",
         201,
-        lambda gh, k: call(
-            gh,
-            "POST",
-            "/app/installations/1/access_tokens",
-            app_key=k,
-            json={"repositories": [".github"], "permissions": {"contents": "read"}},
-        ),
+        "/app/installations/1/access_tokens",
+        "app",
+        body={"repositories": [".github"], "permissions": {"contents": "read"}},
     ),
-    (
-        "/app/installations/{installation_id}/access_tokens",
-        "POST",
-        403,
-        lambda gh, k: call(gh, "POST", "/app/installations/3/access_tokens", app_key=k),
-    ),
-    (
-        "/app/installations/{installation_id}/access_tokens",
-        "POST",
-        401,
-        lambda gh, k: call(
-            gh, "POST", "/app/installations/1/access_tokens", headers={"Authorization": "Bearer x"}
-        ),
-    ),
-    (
-        "/app/installations/{installation_id}/access_tokens",
-        "POST",
-        404,
-        lambda gh, k: call(gh, "POST", "/app/installations/99/access_tokens", app_key=k),
-    ),
-    (
-        "/app/installations/{installation_id}/access_tokens",
+    Case(TOKENS, "POST", 403, "/app/installations/3/access_tokens", "app"),
+    Case(TOKENS, "POST", 401, "/app/installations/1/access_tokens", "bad-jwt"),
+    Case(TOKENS, "POST", 404, "/app/installations/99/access_tokens", "app"),
+    Case(
+        TOKENS,
         "POST",
         422,
-        lambda gh, k: call(
-            gh,
-            "POST",
-            "/app/installations/1/access_tokens",
-            app_key=k,
-            json={"permissions": {"secrets": "write"}},
-        ),
+        "/app/installations/1/access_tokens",
+        "app",
+        body={"permissions": {"secrets": "write"}},
     ),
-    # orgs
-    ("/orgs/{org}", "GET", 200, lambda gh, k: call(gh, "GET", "/orgs/octo-org", _token(gh, k))),
-    ("/orgs/{org}", "GET", 404, lambda gh, k: call(gh, "GET", "/orgs/nope", _token(gh, k))),
-    (
-        "/orgs/{org}/members",
-        "GET",
-        200,
-        lambda gh, k: call(gh, "GET", "/orgs/octo-org/members?role=all", _token(gh, k)),
+    Case("/orgs/{org}", "GET", 200, "/orgs/octo-org"),
+    Case("/orgs/{org}", "GET", 404, "/orgs/nope"),
+    Case("/orgs/{org}/members", "GET", 200, "/orgs/octo-org/members?role=all"),
+    Case("/orgs/{org}/members", "GET", 422, "/orgs/octo-org/members?role=owner"),
+    Case("/orgs/{org}/invitations", "GET", 200, "/orgs/octo-org/invitations"),
+    Case("/orgs/{org}/invitations", "GET", 404, "/orgs/Acme/invitations"),
+    Case(M, "GET", 200, "/orgs/octo-org/memberships/carol"),
+    Case(M, "GET", 200, "/orgs/octo-org/memberships/dave"),
+    Case(M, "GET", 404, "/orgs/octo-org/memberships/zed"),
+    Case(M, "GET", 403, "/orgs/octo-org/memberships/carol", scope=READ_ONLY),
+    Case(M, "PUT", 200, "/orgs/octo-org/memberships/erin", body={"role": "member"}),
+    Case(M, "PUT", 200, "/orgs/octo-org/memberships/carol", body={"role": "admin"}),
+    Case(M, "PUT", 403, "/orgs/octo-org/memberships/erin", scope=MEMBERS_READ, body={"role": "member"}),
+    Case(M, "PUT", 422, "/orgs/octo-org/memberships/erin", body={"role": "owner"}),
+    Case(M, "DELETE", 204, "/orgs/octo-org/memberships/carol"),
+    Case(M, "DELETE", 403, "/orgs/octo-org/memberships/carol", scope=MEMBERS_READ),
+    Case("/orgs/{org}/teams", "GET", 200, "/orgs/octo-org/teams"),
+    Case("/orgs/{org}/teams", "GET", 403, "/orgs/octo-org/teams", scope=READ_ONLY),
+    Case("/orgs/{org}/teams/{team_slug}/members", "GET", 200, "/orgs/octo-org/teams/reviewers/members"),
+    Case(
+        "/orgs/{org}/teams/{team_slug}/invitations", "GET", 200, "/orgs/octo-org/teams/reviewers/invitations"
     ),
-    (
-        "/orgs/{org}/members",
-        "GET",
-        422,
-        lambda gh, k: call(gh, "GET", "/orgs/octo-org/members?role=owner", _token(gh, k)),
+    Case("/orgs/{org}/teams/{team_slug}/repos", "GET", 200, "/orgs/octo-org/teams/reviewers/repos"),
+    Case(CONTENTS, "GET", 200, f"/repos/octo-org/.github/contents/{SHA_FILE}"),
+    Case(CONTENTS, "GET", 200, "/repos/octo-org/.github/contents/docs?ref=main"),
+    Case(CONTENTS, "GET", 404, "/repos/octo-org/.github/contents/missing.yaml"),
+    Case(CONTENTS, "GET", 403, "/repos/octo-org/website/contents/x", scope={"repositories": [".github"]}),
+    Case(
+        "/repos/{owner}/{repo}/check-runs", "POST", 201, "/repos/octo-org/.github/check-runs", body=CHECK_RUN
     ),
-    (
-        "/orgs/{org}/invitations",
-        "GET",
-        200,
-        lambda gh, k: call(gh, "GET", "/orgs/octo-org/invitations", _token(gh, k)),
-    ),
-    (
-        "/orgs/{org}/invitations",
-        "GET",
-        404,
-        lambda gh, k: call(gh, "GET", "/orgs/Acme/invitations", _token(gh, k)),
-    ),
-    (M, "GET", 200, lambda gh, k: call(gh, "GET", "/orgs/octo-org/memberships/carol", _token(gh, k))),
-    (M, "GET", 200, lambda gh, k: call(gh, "GET", "/orgs/octo-org/memberships/dave", _token(gh, k))),
-    (M, "GET", 404, lambda gh, k: call(gh, "GET", "/orgs/octo-org/memberships/zed", _token(gh, k))),
-    (
-        M,
-        "GET",
-        403,
-        lambda gh, k: call(gh, "GET", "/orgs/octo-org/memberships/carol", _token(gh, k, **NO_MEMBERS)),
-    ),
-    (
-        M,
-        "PUT",
-        200,
-        lambda gh, k: call(
-            gh, "PUT", "/orgs/octo-org/memberships/erin", _token(gh, k), json={"role": "member"}
-        ),
-    ),
-    (
-        M,
-        "PUT",
-        200,
-        lambda gh, k: call(
-            gh, "PUT", "/orgs/octo-org/memberships/carol", _token(gh, k), json={"role": "admin"}
-        ),
-    ),
-    (
-        M,
-        "PUT",
-        403,
-        lambda gh, k: call(
-            gh,
-            "PUT",
-            "/orgs/octo-org/memberships/erin",
-            _token(gh, k, permissions={"members": "read"}),
-            json={"role": "member"},
-        ),
-    ),
-    (
-        M,
-        "PUT",
-        422,
-        lambda gh, k: call(
-            gh, "PUT", "/orgs/octo-org/memberships/erin", _token(gh, k), json={"role": "owner"}
-        ),
-    ),
-    (M, "DELETE", 204, lambda gh, k: call(gh, "DELETE", "/orgs/octo-org/memberships/carol", _token(gh, k))),
-    (
-        M,
-        "DELETE",
-        403,
-        lambda gh, k: call(
-            gh, "DELETE", "/orgs/octo-org/memberships/carol", _token(gh, k, permissions={"members": "read"})
-        ),
-    ),
-    # teams
-    ("/orgs/{org}/teams", "GET", 200, lambda gh, k: call(gh, "GET", "/orgs/octo-org/teams", _token(gh, k))),
-    (
-        "/orgs/{org}/teams",
-        "GET",
-        403,
-        lambda gh, k: call(gh, "GET", "/orgs/octo-org/teams", _token(gh, k, **NO_MEMBERS)),
-    ),
-    (
-        "/orgs/{org}/teams/{team_slug}/members",
-        "GET",
-        200,
-        lambda gh, k: call(gh, "GET", "/orgs/octo-org/teams/reviewers/members", _token(gh, k)),
-    ),
-    (
-        "/orgs/{org}/teams/{team_slug}/invitations",
-        "GET",
-        200,
-        lambda gh, k: call(gh, "GET", "/orgs/octo-org/teams/reviewers/invitations", _token(gh, k)),
-    ),
-    (
-        "/orgs/{org}/teams/{team_slug}/repos",
-        "GET",
-        200,
-        lambda gh, k: call(gh, "GET", "/orgs/octo-org/teams/reviewers/repos", _token(gh, k)),
-    ),
-    # repositories and checks
-    (
-        "/repos/{owner}/{repo}/contents/{path}",
-        "GET",
-        200,
-        lambda gh, k: call(gh, "GET", f"/repos/octo-org/.github/contents/{SHA_FILE}", _token(gh, k)),
-    ),
-    (
-        "/repos/{owner}/{repo}/contents/{path}",
-        "GET",
-        200,
-        lambda gh, k: call(gh, "GET", "/repos/octo-org/.github/contents/docs?ref=main", _token(gh, k)),
-    ),
-    (
-        "/repos/{owner}/{repo}/contents/{path}",
-        "GET",
-        404,
-        lambda gh, k: call(gh, "GET", "/repos/octo-org/.github/contents/missing.yaml", _token(gh, k)),
-    ),
-    (
-        "/repos/{owner}/{repo}/contents/{path}",
-        "GET",
-        403,
-        lambda gh, k: call(
-            gh, "GET", "/repos/octo-org/website/contents/x", _token(gh, k, repositories=[".github"])
-        ),
-    ),
-    (
-        "/repos/{owner}/{repo}/check-runs",
-        "POST",
-        201,
-        lambda gh, k: call(
-            gh,
-            "POST",
-            "/repos/octo-org/.github/check-runs",
-            _token(gh, k),
-            json={
-                "name": "peribolos/sync",
-                "head_sha": gh.head_sha("octo-org/.github"),
-                "conclusion": "failure",
-                "details_url": "https://ci.example.com/run/1",
-                "external_id": "run-1",
-                "output": {
-                    "title": "t",
-                    "summary": "s",
-                    "text": "x",
-                    "annotations": [
-                        {
-                            "path": SHA_FILE,
-                            "start_line": 1,
-                            "end_line": 1,
-                            "annotation_level": "failure",
-                            "message": "m",
-                        }
-                    ],
-                },
-            },
-        ),
-    ),
-    (
-        "/repos/{owner}/{repo}/check-runs/{check_run_id}",
-        "GET",
-        200,
-        lambda gh, k: call(gh, "GET", "/repos/octo-org/.github/check-runs/1", _token(gh, k)),
+    Case(
+        "/repos/{owner}/{repo}/check-runs/{check_run_id}", "GET", 200, "/repos/octo-org/.github/check-runs/1"
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("path", "method", "status", "case"),
+    "case",
     CASES,
-    ids=[f"{i:02d}-{m}-{p.strip('/').replace('/', '-')}-{s}" for i, (p, m, s, _) in enumerate(CASES)],
+    ids=[f"{i:02d}-{c.method}-{c.op.strip('/').replace('/', '-')}-{c.status}" for i, c in enumerate(CASES)],
 )
-def test_answers_conform_to_githubs_schema(
-    world: FakeGitHub, app_key: rsa.RSAPrivateKey, path: str, method: str, status: int, case: Case
-) -> None:
-    answer = case(world, app_key)
-    assert answer.status_code == status, answer.text
-    assert_conforms(path, method, answer)
+def test_answers_conform_to_githubs_schema(world: FakeGitHub, app_key: rsa.RSAPrivateKey, case: Case) -> None:
+    answer = case.send(world, app_key)
+    assert answer.status_code == case.status, answer.text
+    assert_conforms(case.op, case.method, answer)
 
 
 def test_every_operation_of_the_subset_is_checked() -> None:
@@ -392,7 +250,7 @@ def test_every_operation_of_the_subset_is_checked() -> None:
         for method in item
         if method in ("get", "post", "put", "patch", "delete")
     }
-    checked = {(p, m) for p, m, _, _ in CASES}
+    checked = {(c.op, c.method) for c in CASES}
     assert operations - checked == set()
     assert len(operations) == 17
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,12 @@ ROLE_NAMES = {"pull": "read", "triage": "triage", "push": "write", "maintain": "
 def stable_id(text: str, base: int = 10_000_000) -> int:
     """A positive id derived from ``text`` (case-insensitive), the same in every run."""
     return base + zlib.crc32(text.lower().encode()) % 90_000_000
+
+
+def role_among(login: str, roles: Iterable[tuple[str, set[str]]]) -> str | None:
+    """The first role whose logins hold ``login``, compared case-insensitively as GitHub does."""
+    wanted = login.lower()
+    return next((role for role, logins in roles if any(x.lower() == wanted for x in logins)), None)
 
 
 def slugify(name: str) -> str:
@@ -108,6 +115,10 @@ class FakeTeam:
     invitations: set[str] = field(default_factory=set)
     """Logins invited to the org through this team (pending)."""
 
+    def role_of(self, login: str) -> str | None:
+        """``maintainer``, ``member`` or None."""
+        return role_among(login, (("maintainer", self.maintainers), ("member", self.members)))
+
 
 @dataclass
 class FakeOrg:
@@ -139,13 +150,8 @@ class FakeOrg:
     created_at: float = CREATED_AT
 
     def role_of(self, login: str) -> str | None:
-        """``admin``, ``member`` or None, matching logins case-insensitively as GitHub does."""
-        wanted = login.lower()
-        if any(a.lower() == wanted for a in self.admins):
-            return "admin"
-        if any(m.lower() == wanted for m in self.members):
-            return "member"
-        return None
+        """``admin``, ``member`` or None."""
+        return role_among(login, (("admin", self.admins), ("member", self.members)))
 
     def team_by_id(self, team_id: int) -> FakeTeam | None:
         return next((t for t in self.teams.values() if t.id == team_id), None)

@@ -436,6 +436,31 @@ def commit_files(commit: Commit, parent: Commit | None, repo: Repo, urls: Urls) 
     return out
 
 
+UNSIGNED = {"verified": False, "reason": "unsigned", "signature": None, "payload": None, "verified_at": None}
+
+
+def _git_fields(commit_: Commit, repo: Repo, urls: Urls) -> dict[str, Any]:
+    """What a git commit object says: author, committer, message, tree, its URL, its (missing) signature."""
+    api = f"{urls.api}/repos/{repo.full_name}"
+    tree = tree_sha(commit_.tree)
+    return {
+        "author": git_user(commit_.author, commit_.timestamp),
+        "committer": git_user(commit_.author, commit_.timestamp),
+        "message": commit_.message,
+        "tree": {"sha": tree, "url": f"{api}/git/trees/{tree}"},
+        "url": f"{api}/git/commits/{commit_.sha}",
+        "verification": dict(UNSIGNED),
+    }
+
+
+def _parents(commit_: Commit, repo: Repo, urls: Urls, kind: str) -> list[dict[str, str]]:
+    api = f"{urls.api}/repos/{repo.full_name}/{kind}"
+    return [
+        {"sha": p, "url": f"{api}/{p}", "html_url": f"{urls.web}/{repo.full_name}/commit/{p}"}
+        for p in commit_.parents
+    ]
+
+
 def commit(commit_: Commit, repo: Repo, urls: Urls, parent: Commit | None = None) -> dict[str, Any]:
     """``commit`` (``GET /repos/{owner}/{repo}/commits/{ref}``), with the files it changed."""
     api = f"{urls.api}/repos/{repo.full_name}"
@@ -446,58 +471,26 @@ def commit(commit_: Commit, repo: Repo, urls: Urls, parent: Commit | None = None
     return {
         "sha": commit_.sha,
         "node_id": node_id("C", int(commit_.sha[:12], 16)),
-        "commit": {
-            "author": git_user(commit_.author, commit_.timestamp),
-            "committer": git_user(commit_.author, commit_.timestamp),
-            "message": commit_.message,
-            "tree": {"sha": tree_sha(commit_.tree), "url": f"{api}/git/trees/{tree_sha(commit_.tree)}"},
-            "url": f"{api}/git/commits/{commit_.sha}",
-            "comment_count": 0,
-            "verification": {
-                "verified": False,
-                "reason": "unsigned",
-                "signature": None,
-                "payload": None,
-                "verified_at": None,
-            },
-        },
+        "commit": {**_git_fields(commit_, repo, urls), "comment_count": 0},
         "url": f"{api}/commits/{commit_.sha}",
         "html_url": f"{urls.web}/{repo.full_name}/commit/{commit_.sha}",
         "comments_url": f"{api}/commits/{commit_.sha}/comments",
         "author": who,
         "committer": who,
-        "parents": [
-            {"sha": p, "url": f"{api}/commits/{p}", "html_url": f"{urls.web}/{repo.full_name}/commit/{p}"}
-            for p in commit_.parents
-        ],
+        "parents": _parents(commit_, repo, urls, "commits"),
         "stats": {"additions": additions, "deletions": deletions, "total": additions + deletions},
         "files": files,
     }
 
 
 def git_commit(commit_: Commit, repo: Repo, urls: Urls) -> dict[str, Any]:
-    """``git-commit``-like summary that ``PUT contents`` answers with."""
-    api = f"{urls.api}/repos/{repo.full_name}"
+    """``git-commit`` (what ``PUT contents`` answers with as ``commit``)."""
     return {
         "sha": commit_.sha,
         "node_id": node_id("C", int(commit_.sha[:12], 16)),
-        "url": f"{api}/git/commits/{commit_.sha}",
         "html_url": f"{urls.web}/{repo.full_name}/commit/{commit_.sha}",
-        "author": git_user(commit_.author, commit_.timestamp),
-        "committer": git_user(commit_.author, commit_.timestamp),
-        "message": commit_.message,
-        "tree": {"sha": tree_sha(commit_.tree), "url": f"{api}/git/trees/{tree_sha(commit_.tree)}"},
-        "parents": [
-            {"sha": p, "url": f"{api}/git/commits/{p}", "html_url": f"{urls.web}/{repo.full_name}/commit/{p}"}
-            for p in commit_.parents
-        ],
-        "verification": {
-            "verified": False,
-            "reason": "unsigned",
-            "signature": None,
-            "payload": None,
-            "verified_at": None,
-        },
+        **_git_fields(commit_, repo, urls),
+        "parents": _parents(commit_, repo, urls, "git/commits"),
     }
 
 

@@ -254,21 +254,12 @@ def list_team_invitations(call: Call) -> Reply:
     return page(f"{call.urls.api}/orgs/{org.login}/teams/{team.slug}/invitations", call.query, items)
 
 
-def _team_role(team: FakeTeam, login: str) -> str | None:
-    wanted = login.lower()
-    if any(m.lower() == wanted for m in team.maintainers):
-        return "maintainer"
-    if any(m.lower() == wanted for m in team.members):
-        return "member"
-    return None
-
-
 @ROUTES.route("GET", TEAM + "/memberships/{username}")
 def get_team_membership(call: Call) -> Reply:
     org = org_of(call)
     team = team_of(call, org)
     login = call.params["username"]
-    role = _team_role(team, login)
+    role = team.role_of(login)
     if role is not None:
         return Reply(200, shapes.team_membership(org, team, login, role, "active", call.urls))
     if login in team.invitations:
