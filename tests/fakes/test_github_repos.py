@@ -280,5 +280,15 @@ def test_push_commit_says_what_a_webhook_carries(gh: FakeGitHub) -> None:
     assert (first.ref, first.before, first.added) == ("refs/heads/dev", ZERO_SHA, ("a",))
     second = gh.push_commit("octo-org/new-repo", {"a": "2", "b": "3"}, branch="dev")
     assert (second.before, second.modified, second.added) == (first.after, ("a",), ("b",))
-    third = gh.push_commit("octo-org/new-repo", {"a": None}, branch="dev")
+    third = gh.push_commit("octo-org/new-repo", {"a": None}, branch="dev", message="drop a")
     assert third.removed == ("a",) and gh.file_at("octo-org/new-repo", third.after, "a") is None
+    webhook = third.webhook_fields()
+    assert (webhook["ref"], webhook["before"], webhook["after"], webhook["created"]) == (
+        "refs/heads/dev",
+        second.after,
+        third.after,
+        False,
+    )
+    assert webhook["head_commit"] == webhook["commits"][0]
+    assert (webhook["head_commit"]["message"], webhook["head_commit"]["removed"]) == ("drop a", ["a"])
+    assert first.webhook_fields()["created"] is True

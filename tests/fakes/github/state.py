@@ -12,6 +12,7 @@ import itertools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from tests.fakes.github.models import (
     App,
@@ -27,6 +28,7 @@ from tests.fakes.github.models import (
     slugify,
     stable_id,
 )
+from tests.fakes.github.replies import iso
 from tests.fakes.github.shapes import tree_sha
 
 ZERO_SHA = "0" * 40
@@ -44,6 +46,31 @@ class Push:
     added: tuple[str, ...]
     modified: tuple[str, ...]
     removed: tuple[str, ...]
+    message: str = ""
+    timestamp: float = 0.0
+
+    def webhook_fields(self) -> dict[str, Any]:
+        """The part of a ``push`` webhook this push decides: ``ref``, ``before``, ``after``, ``created``,
+        ``commits`` (one) and ``head_commit``; the rest (repository, sender...) is the test's."""
+        commit = {
+            "id": self.after,
+            "distinct": True,
+            "message": self.message,
+            "timestamp": iso(self.timestamp),
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "modified": list(self.modified),
+        }
+        return {
+            "ref": self.ref,
+            "before": self.before,
+            "after": self.after,
+            "created": self.before == ZERO_SHA,
+            "deleted": False,
+            "forced": False,
+            "commits": [commit],
+            "head_commit": commit,
+        }
 
 
 def is_sha(ref: str) -> bool:
@@ -168,6 +195,8 @@ class GitHubState:
                 tuple(added),
                 tuple(modified),
                 tuple(removed),
+                message,
+                made.timestamp,
             )
 
     def move_pulls(self, repo: Repo, branch: str) -> None:
