@@ -34,7 +34,8 @@ def get_app(call: Call) -> Reply:
 def _installations(call: Call) -> list[FakeInstallation]:
     assert call.caller.app is not None
     app_id = call.caller.app.id
-    return [i for _, i in sorted(call.state.installations.items()) if i.app_id == app_id]
+    every = call.state.installations
+    return [every[k] for k in sorted(every) if every[k].app_id == app_id]
 
 
 def _installation_json(call: Call, inst: FakeInstallation) -> dict:
