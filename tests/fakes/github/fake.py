@@ -6,6 +6,7 @@ none) and the route's handler under the state lock; every request is recorded wi
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -303,8 +304,6 @@ class FakeGitHub:
             return list(self._requests)
 
     def requests_to(self, method: str, path_regex: str) -> list[RecordedRequest]:
-        import re
-
         pattern = re.compile(path_regex)
         return [r for r in self.requests if r.method == method and pattern.search(r.path)]
 
