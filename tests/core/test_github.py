@@ -67,7 +67,7 @@ def test_mint_scoped_token(fake_github: FakeGitHub, app_key: rsa.RSAPrivateKey) 
     assert client.get_file("octo-org/.github", "peribolos.yaml", SHA) == b"orgs: {}\n"
     with pytest.raises(GitHubRequestError) as outside:
         client.get_file("octo-org/other", "peribolos.yaml", SHA)
-    assert outside.value.status_code == 404
+    assert outside.value.status_code == 403, "outside the token's repositories, as GitHub answers"
     with pytest.raises(GitHubRequestError) as no_checks:
         client.create_check_run("octo-org/.github", SHA, "peribolos/sync", conclusion="success")
     assert no_checks.value.status_code == 403
@@ -313,6 +313,7 @@ def test_expired_or_unknown_token_is_bad_credentials(fake_github: FakeGitHub) ->
 
 
 def test_create_check_run(fake_github: FakeGitHub, installation_token: str) -> None:
+    fake_github.add_file("octo-org/.github", SHA, "peribolos.yaml", "orgs: {}\n")
     client = GitHubInstallationClient(installation_token, fake_github.api_url)
     run_id = client.create_check_run(
         "octo-org/.github",
@@ -334,6 +335,7 @@ def test_create_check_run(fake_github: FakeGitHub, installation_token: str) -> N
 
 
 def test_completed_check_run_needs_a_conclusion(fake_github: FakeGitHub, installation_token: str) -> None:
+    fake_github.add_file("octo-org/.github", SHA, "peribolos.yaml", "orgs: {}\n")
     client = GitHubInstallationClient(installation_token, fake_github.api_url)
     with pytest.raises(ConfigError, match="conclusion"):
         client.create_check_run("octo-org/.github", SHA, "peribolos/sync")

@@ -55,9 +55,12 @@ def app_key_file(app_key: rsa.RSAPrivateKey, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture
 def fake_github(app_key: rsa.RSAPrivateKey) -> Iterator[FakeGitHub]:
-    """A started fake GitHub for :data:`APP_ID`; installations 1 (org ``octo-org``) and 2 (``Acme``)."""
+    """A started fake GitHub for :data:`APP_ID`; installations 1 (org ``octo-org``) and 2 (``Acme``), each
+    org with an empty ``.github`` repository (commits and files are each test's own)."""
     with FakeGitHub(APP_ID, app_key.public_key()) as gh:
         gh.add_installation(1, "octo-org")
         gh.add_installation(2, "Acme")
+        gh.add_repo("octo-org/.github")
+        gh.add_repo("Acme/.github")
         yield gh
         assert not gh.handler_errors, gh.handler_errors

@@ -9,6 +9,12 @@ from tests.fakes.github import FakeGitHub
 from tests.steps.conftest import SHA, log_lines, run_step
 
 
+@pytest.fixture(autouse=True)
+def head_commit(fake_github: FakeGitHub) -> None:
+    """The commit the check runs are reported on (GitHub refuses a check run for an unknown SHA)."""
+    fake_github.add_file("octo-org/.github", SHA, "peribolos.yaml", "orgs: {}\n")
+
+
 def report(token_file: Path, gh: FakeGitHub, tmp_path: Path, *extra: str, name: str = "peribolos/dry-run"):
     return run_step(
         "report",
