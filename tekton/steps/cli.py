@@ -407,7 +407,11 @@ def report(
 
 @cli.command(name="check-config")
 @click.argument(
-    "files", metavar="FILE...", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False)
+    "files",
+    metavar="FILE...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, readable=True),
 )
 @click.option("--org", default=None, help="The config must configure exactly this org (any case).")
 @click.option(
@@ -434,12 +438,8 @@ def check_config(
     """
     failed = False
     for name in files:
-        try:
-            content = Path(name).read_bytes()
-        except OSError as exc:
-            raise click.BadParameter(f"cannot read {name}: {exc.strerror}", param_hint="FILE") from exc
         result = check_peribolos_config(
-            content, org=org, min_admins=min_admins, required_admins=required_admins
+            Path(name).read_bytes(), org=org, min_admins=min_admins, required_admins=required_admins
         )
         for problem in result.problems:
             click.echo(problem.format(name))

@@ -394,7 +394,7 @@ class _Checker:
                 self.add(key, path, f"a key must be {what}, not {_describe(key)}", "type")
                 continue
             if key.kind == "null":
-                self.add(key, path, f"an empty key: write the {what}", "value")
+                self.add(key, path, f"an empty key: write {what}", "value")
                 continue
             name = key.text if key.kind == "str" else self._read_as_text(key, path, what)
             if name is None:
@@ -465,7 +465,9 @@ class _Checker:
 
     def _unknown(self, key: Node, name: str, kind: Struct, path: str) -> None:
         close = difflib.get_close_matches(name.lower(), list(kind.fields), n=1, cutoff=0.7)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; a {kind.name} has {_or(sorted(kind.fields))}"
+        hint = (
+            f"; did you mean {close[0]!r}?" if close else f"; {_a(kind.name)} has {_or(sorted(kind.fields))}"
+        )
         self.add(
             key,
             _segment(path, name),
@@ -484,6 +486,8 @@ class _Checker:
             return ()
         fields: Fields = top.value
         orgs: list[Entry] = fields.get("orgs", [])
+        if "orgs" in fields.failed:
+            return ()
         if not orgs:
             at = fields.keys.get("orgs", root)
             self.add(at, "orgs", "the file must configure at least one org under 'orgs:'", "format")
@@ -697,6 +701,10 @@ def _plural(kind: Any) -> str:
     if isinstance(kind, Text):
         return kind.what.removeprefix("a ") + "s"
     return _what(kind)
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
 def _or(values: Iterable[str]) -> str:

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-_Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's parser when PyYAML was built with it (~10x faster); the pure-Python one otherwise."""
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML was built with it (several times faster); the pure-Python one otherwise."""
 
 MAX_DEPTH = 64
 """Nesting a real config never needs: orgs > org > teams > team (x3 nested) > members > login is ~12."""
@@ -197,14 +197,16 @@ def _merged_pairs(key: Node, value: Node) -> list[Pair]:
     return [Pair(p.key, p.value, merged=True) for source in sources for p in source.pairs]  # type: ignore[union-attr]
 
 
-def read(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Document:
+def read(
+    text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES, loader: Any = LOADER
+) -> Document:
     """The first YAML document of ``text`` as nodes; :class:`YAMLReadError` for anything peribolos could not
     read, or that exceeds the bounds."""
     anchors: dict[str, Node] = {}
     stack: list[_Open] = []
     root: Node | None = None
     total = 0
-    events = yaml.parse(text, Loader=_Parser)
+    events = yaml.parse(text, Loader=loader)
     try:
         for event in events:
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
@@ -231,12 +233,14 @@ def read(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -
             elif isinstance(event, yaml.AliasEvent):
                 node = _alias(event, anchors, stack)
                 total += node.size
+                if total > max_nodes:
+                    raise YAMLReadError(Mark.of(event.start_mark), _too_many(max_nodes))
             elif isinstance(event, yaml.DocumentEndEvent):
                 return Document(root, _next_document(events))
             else:
                 continue  # stream and document start
             if total > max_nodes:
-                raise YAMLReadError(node.start, f"the document expands to more than {max_nodes:,} values")
+                raise YAMLReadError(node.start, _too_many(max_nodes))
             if stack:
                 _add(stack[-1], node)
             else:
@@ -246,8 +250,12 @@ def read(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -
         where = Mark.of(mark) if mark is not None else Mark(1, 1)
         raise YAMLReadError(where, f"not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:  # ReaderError (a character YAML forbids) and the like carry no mark
-        raise YAMLReadError(_reader_mark(text, exc), f"not valid YAML: {_reader_problem(exc)}") from None
+        raise YAMLReadError(_reader_mark(text, exc), f"not valid YAML: {str(exc).splitlines()[0]}") from None
     return Document(root)
+
+
+def _too_many(max_nodes: int) -> str:
+    return f"the document expands to more than {max_nodes:,} values (through aliases?)"
 
 
 def _alias(event: Any, anchors: dict[str, Node], stack: list[_Open]) -> Node:
@@ -294,10 +302,3 @@ def _reader_mark(text: str, exc: yaml.YAMLError) -> Mark:
         return Mark(1, 1)
     before = text[:position]
     return Mark(before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1)
-
-
-def _reader_problem(exc: yaml.YAMLError) -> str:
-    character = getattr(exc, "character", None)
-    if isinstance(character, str):
-        return f"the character U+{ord(character):04X} is not allowed in YAML"
-    return str(exc).splitlines()[0]
