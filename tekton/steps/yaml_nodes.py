@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -30,9 +31,9 @@ MAX_NODES = 1_000_000
 """Values after expanding aliases; the largest real config (kubernetes/org, 8 orgs) has ~30,000."""
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """A position in the file: 1-based line and column (columns count characters)."""
+class Mark(NamedTuple):
+    """A position in the file: 1-based line and column (columns count characters). A tuple: a file has
+    two for each of its values."""
 
     line: int
     column: int
@@ -206,36 +207,37 @@ def read(
     stack: list[_Open] = []
     root: Node | None = None
     total = 0
-    events = yaml.parse(text, Loader=loader)
     try:
+        events = _events(loader(text))  # the pure-Python loader reads (and may refuse) the text at once
         for event in events:
-            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                node: Node = _scalar(event)
+                total += 1
+                if event.anchor is not None:
+                    anchors[event.anchor] = node
+            elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
                 mark = Mark.of(event.start_mark)
                 if len(stack) >= max_depth:
                     raise YAMLReadError(mark, f"values nested more than {max_depth} levels deep")
                 if event.tag not in (None, "!", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"):
                     raise YAMLReadError(mark, f"the YAML tag {event.tag} is not part of peribolos' format")
                 total += 1
-                kind = Sequence if isinstance(event, yaml.SequenceStartEvent) else Mapping
-                stack.append(_Open(kind(mark, mark), event.anchor))
+                collection = Sequence(mark, mark) if kind is yaml.SequenceStartEvent else Mapping(mark, mark)
+                stack.append(_Open(collection, event.anchor))
                 continue
-            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
                 done = stack.pop()
                 done.node.end = Mark.of(event.end_mark)
-                node: Node = done.node
+                node = done.node
                 if done.anchor is not None:
                     anchors[done.anchor] = node
-            elif isinstance(event, yaml.ScalarEvent):
-                node = _scalar(event)
-                total += 1
-                if event.anchor is not None:
-                    anchors[event.anchor] = node
-            elif isinstance(event, yaml.AliasEvent):
+            elif kind is yaml.AliasEvent:
                 node = _alias(event, anchors, stack)
                 total += node.size
                 if total > max_nodes:
                     raise YAMLReadError(Mark.of(event.start_mark), _too_many(max_nodes))
-            elif isinstance(event, yaml.DocumentEndEvent):
+            elif kind is yaml.DocumentEndEvent:
                 return Document(root, _next_document(events))
             else:
                 continue  # stream and document start
@@ -252,6 +254,15 @@ def read(
     except yaml.YAMLError as exc:  # ReaderError (a character YAML forbids) and the like carry no mark
         raise YAMLReadError(_reader_mark(text, exc), f"not valid YAML: {str(exc).splitlines()[0]}") from None
     return Document(root)
+
+
+def _events(parser: Any) -> Iterator[Any]:
+    """The parser's events (what ``yaml.parse`` does, without disposing of the parser in between)."""
+    try:
+        while parser.check_event():
+            yield parser.get_event()
+    finally:
+        parser.dispose()
 
 
 def _too_many(max_nodes: int) -> str:

@@ -93,18 +93,25 @@ def seed(core: client.CoreV1Api, namespace: str, expiries: dict[int, datetime]) 
     return time.monotonic() - started
 
 
-def run_script(github: FakeGitHub, key_file: Path, kubeconfig: Path, namespace: str, *args: str
-               ) -> dict[str, Any]:
+def run_script(
+    github: FakeGitHub, key_file: Path, kubeconfig: Path, namespace: str, *args: str
+) -> dict[str, Any]:
     """Run the console script once; its summary line, wall time, and peak RSS (MB) from wait4."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "POD_", "KUBECONFIG"))}
-    env |= {"GITHUB_APP_ID": APP_ID, "GITHUB_APP_PRIVATE_KEY_FILE": str(key_file),
-            "GITHUB_API_URL": github.api_url, "KUBECONFIG": str(kubeconfig), "POD_NAMESPACE": namespace,
-            "LOG_LEVEL": "warning"}
+    env |= {
+        "GITHUB_APP_ID": APP_ID,
+        "GITHUB_APP_PRIVATE_KEY_FILE": str(key_file),
+        "GITHUB_API_URL": github.api_url,
+        "KUBECONFIG": str(kubeconfig),
+        "POD_NAMESPACE": namespace,
+        "LOG_LEVEL": "warning",
+    }
     github.mint_times.clear()
     with tempfile.TemporaryFile("w+") as err:
         started = time.monotonic()
-        proc = subprocess.Popen([str(SCRIPT), "--log-level", "info", *args], env=env,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            [str(SCRIPT), "--log-level", "info", *args], env=env, stdout=subprocess.DEVNULL, stderr=err
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - started
@@ -114,39 +121,59 @@ def run_script(github: FakeGitHub, key_file: Path, kubeconfig: Path, namespace: 
     if proc.returncode not in (0, 1) or not summaries:
         tail = "\n".join(json.dumps(x) for x in lines[-5:])
         raise RuntimeError(f"refresher exited {proc.returncode}:\n{tail}")
-    return {**summaries[0], "deferred": summaries[0]["counts"]["deferred"],
-            "failed": summaries[0]["counts"]["failed"], "wall_s": wall, "rss_mb": usage.ru_maxrss / 1024,
-            "fake_peak_per_min": github.max_mints_in_window(60.0), "exit": proc.returncode}
+    return {
+        **summaries[0],
+        "deferred": summaries[0]["counts"]["deferred"],
+        "failed": summaries[0]["counts"]["failed"],
+        "wall_s": wall,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "fake_peak_per_min": github.max_mints_in_window(60.0),
+        "exit": proc.returncode,
+    }
 
 
-def run_budget_limited(github: FakeGitHub, key: rsa.RSAPrivateKey, core: client.CoreV1Api, namespace: str,
-                       expiries: dict[int, datetime]) -> dict[str, Any]:
+def run_budget_limited(
+    github: FakeGitHub,
+    key: rsa.RSAPrivateKey,
+    core: client.CoreV1Api,
+    namespace: str,
+    expiries: dict[int, datetime],
+) -> dict[str, Any]:
     clock = CompressedClock()
     budget = MintBudget(150, clock=clock, sleep=clock.sleep)
     app = GitHubApp(APP_ID, key, api_url=github.api_url, session=new_session(16))
-    refresher = Refresher(app, TokenStore(core, namespace), budget=budget, concurrency=8,
-                          max_run_time=timedelta(minutes=20))
+    refresher = Refresher(
+        app, TokenStore(core, namespace), budget=budget, concurrency=8, max_run_time=timedelta(minutes=20)
+    )
     started_real, started_budget = time.monotonic(), clock()
     summary = refresher.run()
     minted = [expiries[o.step.installation_id] for o in summary.outcomes if o.minted]
     left = [expiries[o.step.installation_id] for o in summary.outcomes if o.result == "deferred"]
     latest_left = not (minted and left) or max(minted) <= min(left)
-    return {**summary.log_fields(), "deferred": summary.counts["deferred"],
-            "wall_s": time.monotonic() - started_real,
-            "budget_minutes": (clock() - started_budget) / 60, "latest_left": latest_left,
-            "rss_mb": None, "fake_peak_per_min": None}
+    return {
+        **summary.log_fields(),
+        "deferred": summary.counts["deferred"],
+        "wall_s": time.monotonic() - started_real,
+        "budget_minutes": (clock() - started_budget) / 60,
+        "latest_left": latest_left,
+        "rss_mb": None,
+        "fake_peak_per_min": None,
+    }
 
 
 def row(name: str, n: int, r: dict[str, Any]) -> str:
     rss = f"{r['rss_mb']:.0f}" if r.get("rss_mb") else "-"
     fake_peak = r.get("fake_peak_per_min")
     peak = f"{r['peak_mints_per_minute']}" + (f" ({fake_peak} seen)" if fake_peak is not None else "")
-    return (f"{name:<8} {n:>6} {r['wall_s']:>8.1f} {r['mints_used']:>6} {r.get('deferred', 0):>6} "
-            f"{r['github_requests'] / n:>8.3f} {r['kube_requests'] / n:>8.3f} {peak:>16} {rss:>7}")
+    return (
+        f"{name:<8} {n:>6} {r['wall_s']:>8.1f} {r['mints_used']:>6} {r.get('deferred', 0):>6} "
+        f"{r['github_requests'] / n:>8.3f} {r['kube_requests'] / n:>8.3f} {peak:>16} {rss:>7}"
+    )
 
 
-def bench_size(n: int, plane: Any, core: client.CoreV1Api, key: rsa.RSAPrivateKey, key_file: Path
-               ) -> list[str]:
+def bench_size(
+    n: int, plane: Any, core: client.CoreV1Api, key: rsa.RSAPrivateKey, key_file: Path
+) -> list[str]:
     lines = []
     with FakeGitHub(APP_ID, key.public_key(), latency=LATENCY, record=False) as github:
         github.add_installations(n)
@@ -166,12 +193,16 @@ def bench_size(n: int, plane: Any, core: client.CoreV1Api, key: rsa.RSAPrivateKe
         seed(core, ns2, expiries)
         budget = run_budget_limited(github, key, core, ns2, expiries)
         lines.append(row("budget", n, budget))
-        print(f"[{n}] budget-limited: {budget['mints_used']} minted over {budget['budget_minutes']:.1f} "
-              f"budget minutes, {budget['deferred']} left; the left ones are the latest-expiring: "
-              f"{budget['latest_left']}", flush=True)
+        print(
+            f"[{n}] budget-limited: {budget['mints_used']} minted over {budget['budget_minutes']:.1f} "
+            f"budget minutes, {budget['deferred']} left; the left ones are the latest-expiring: "
+            f"{budget['latest_left']}",
+            flush=True,
+        )
         if n <= 1000:
-            cold = run_script(github, key_file, plane.kubeconfig, new_namespace(core),
-                              "--mint-budget-per-minute", "1000000")
+            cold = run_script(
+                github, key_file, plane.kubeconfig, new_namespace(core), "--mint-budget-per-minute", "1000000"
+            )
             lines.append(row("cold", n, cold))
         for name, r in (("steady", steady), ("rerun", rerun)):
             if r["exit"] != 0 or r["failed"]:
@@ -181,8 +212,10 @@ def bench_size(n: int, plane: Any, core: client.CoreV1Api, key: rsa.RSAPrivateKe
 
 def main() -> int:
     sizes = [int(s) for s in os.environ.get("BENCH_REFRESHER_SIZES", "1000,10000").split(",") if s.strip()]
-    header = (f"{'scenario':<8} {'inst':>6} {'wall s':>8} {'mints':>6} {'left':>6} {'GH/inst':>8} "
-              f"{'kube/inst':>8} {'peak mints/min':>16} {'RSS MB':>7}")
+    header = (
+        f"{'scenario':<8} {'inst':>6} {'wall s':>8} {'mints':>6} {'left':>6} {'GH/inst':>8} "
+        f"{'kube/inst':>8} {'peak mints/min':>16} {'RSS MB':>7}"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-refresher-") as tmp:
         plane = start_control_plane(Path(tmp) / "plane")
         try:

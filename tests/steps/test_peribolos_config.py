@@ -553,7 +553,7 @@ def test_names_with_spaces_and_dots_are_quoted_in_paths() -> None:
     [
         (b"[" * 100_000, "f:1:1001: not valid YAML: exceeded maximum nesting depth"),
         (b"orgs:\n  o:\n    admins: [\xff]\n", "f:3:14: the file is not UTF-8 text"),
-        (b"x" * (4 * 1024 * 1024 + 1), "f:1:1: the file has 4,194,305 bytes; the limit is 4,194,304 (4 MiB)"),
+        (b"x" * (1024 * 1024 + 1), "f:1:1: the file has 1,048,577 bytes; the limit is 1,048,576 (1 MiB)"),
     ],
     ids=["brackets-100k", "not-utf8", "too-large"],
 )
