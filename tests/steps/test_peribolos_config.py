@@ -572,3 +572,33 @@ def test_an_alias_bomb_is_one_problem() -> None:
 
 def test_a_utf8_bom_is_allowed() -> None:
     assert check(b"\xef\xbb\xbf" + ORG.encode()).ok
+
+
+# -- the org admins' guide stays true -----------------------------------------------------------------------
+
+GUIDE = Path(__file__).parent.parent.parent / "docs" / "org-admins.md"
+
+
+def test_the_guides_example_config_passes() -> None:
+    example = GUIDE.read_text().split("```yaml\n", 1)[1].split("```", 1)[0]
+    result = check(example.encode(), org="My-Org", min_admins=2)
+    assert result.problems == ()
+
+
+def test_the_guide_names_every_key_and_value_of_the_format() -> None:
+    from tekton.steps import peribolos_config as schema
+
+    text = GUIDE.read_text()
+    for struct in (schema.ORG, schema.TEAM, schema.REPO, schema.REPO.fields["on_create"]):
+        for key in struct.fields:
+            assert f"`{key}`" in text, key
+    for choice in (
+        schema.PRIVACY,
+        schema.PERMISSION,
+        schema.DEFAULT_PERMISSION,
+        schema.VISIBILITY,
+        schema.SQUASH_TITLE,
+        schema.SQUASH_MESSAGE,
+    ):
+        for value in choice.values:
+            assert f"`{value}`" in text, value
