@@ -14,6 +14,7 @@ peribolos' ``--fix-repos`` needs (``GET /orgs/{org}/repos``, ``GET /repos/{owner
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -271,8 +272,6 @@ class Run:
 
 def default_binary() -> Path | None:
     """The peribolos build.sh built, when it is there (``$E2E_CACHE/bin/peribolos``)."""
-    import os
-
     cache = Path(os.environ.get("E2E_CACHE") or Path.home() / ".cache" / "peribolos-e2e")
     binary = cache / "bin" / "peribolos"
     return binary if binary.is_file() else None
