@@ -86,8 +86,8 @@ class _State:
     created_teams: set[str] = field(default_factory=set)
     outcomes: dict[tuple[str, str], str] = field(default_factory=dict)
     """(org or team slug, login) -> Invited | Set | Waiting for."""
-    members: dict[tuple[str, str], tuple[str, bool]] = field(default_factory=dict)
-    """(org, login) -> (org, admin) for UpdateOrgMembership calls, kept to word them once outcomes are in."""
+    members: dict[tuple[str, str], bool] = field(default_factory=dict)
+    """(org, login) -> admin, of UpdateOrgMembership calls: worded once the outcome lines are read."""
     team_members: list[tuple[str, str, str, bool]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
     """(what, why) peribolos left out (repo changes not allowed, members it could not add)."""
@@ -168,7 +168,7 @@ def _call(message: str, state: _State) -> None:
     parts = _split(args)
     if method == "UpdateOrgMembership" and len(parts) == 3:
         org, login, admin = parts
-        state.members[(org, login)] = (org, admin == "true")
+        state.members[(org, login)] = admin == "true"
     elif method == "RemoveOrgMembership" and len(parts) == 2:
         org, login = parts
         state.changes.append(Change("members", org, login, "removed from the org", ("3", login.lower())))
@@ -303,7 +303,7 @@ def _event(message: str, level: str, error: str, entry: Mapping[str, object], st
 def _word_members(state: _State) -> None:
     """UpdateOrgMembership and UpdateTeamMembershipBySlug calls in words, now that the outcome lines
     (Invited / Set / Waiting for) that follow them have been read."""
-    for (org, login), (_, admin) in state.members.items():
+    for (org, login), admin in state.members.items():
         outcome = state.outcomes.get((org, login))
         was = state.current.get(login.lower().removeprefix("@")) if state.current is not None else None
         role = "an admin" if admin else "a member"
