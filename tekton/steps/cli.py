@@ -42,6 +42,7 @@ from peribolos_core.token_secret import secret_name
 from . import config as config_step
 from . import report as report_step
 from . import tokens
+from .peribolos_config import check as check_peribolos_config
 
 PROG = "peribolos-step"
 TOKEN_FILE_COMMANDS = {"fetch-config", "report"}
@@ -294,6 +295,49 @@ def report(
     )
     if propagate_exit_code and run.conclusion != "success":
         _fail("report", f"peribolos failed: {run.title}", 1)
+
+
+@cli.command(name="check-config")
+@click.argument(
+    "files",
+    metavar="FILE...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, readable=True),
+)
+@click.option("--org", default=None, help="The config must configure exactly this org (any case).")
+@click.option(
+    "--min-admins",
+    type=click.IntRange(min=2),
+    default=2,
+    show_default=True,
+    help="As peribolos' --min-admins (it never runs with fewer than 2): fewer admins is a problem.",
+)
+@click.option(
+    "--required-admins",
+    multiple=True,
+    metavar="LOGIN",
+    help="As peribolos' --required-admins (repeatable): each must be listed under admins.",
+)
+def check_config(
+    files: tuple[str, ...], org: str | None, min_admins: int, required_admins: tuple[str, ...]
+) -> None:
+    """Check peribolos config files locally, as fetch-config does before peribolos runs (no network).
+
+    Prints one FILE:LINE:COL: message line per problem. Exit codes: 0 valid (warnings may be printed),
+    1 problems found, 2 bad usage (an unknown flag, a missing file). Runs as a pre-commit hook too
+    (.pre-commit-hooks.yaml, id peribolos-check-config).
+    """
+    failed = False
+    for name in files:
+        result = check_peribolos_config(
+            Path(name).read_bytes(), org=org, min_admins=min_admins, required_admins=required_admins
+        )
+        for problem in result.problems:
+            click.echo(problem.format(name))
+        failed = failed or not result.ok
+    if failed:
+        sys.exit(1)
 
 
 def main() -> None:

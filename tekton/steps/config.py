@@ -1,46 +1,57 @@
 """fetch-config: read the org's peribolos.yaml at the pushed revision and check it before peribolos does.
 
-Checking here gives the TaskRun (and the dry-run check run) one clear line ("not valid YAML at line 3",
-"configures org X but the App is installed on Y") instead of peribolos' stack of errors.
+Checking here (with :mod:`.peribolos_config`, the schema of peribolos' format) gives the TaskRun and the
+check run every problem as ``FILE:LINE:COL: message`` ("unknown key 'membrs'", "configures X but the App
+is installed on Y") instead of peribolos silently dropping what it does not know, or its stack of errors.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from peribolos_core.errors import PeribolosError
 from peribolos_core.github import GitHubInstallationClient
 
+from . import peribolos_config
 from .files import write_atomically
+from .peribolos_config import CheckResult, Problem
+
+SHOWN_IN_MESSAGE = 5
+"""Problems spelt out in the one-line error; the rest are counted (the check run's annotations list all)."""
 
 
 class InvalidConfig(PeribolosError):
-    """The file exists but is not a peribolos configuration peribolos could apply for this org."""
+    """The file is not a peribolos configuration peribolos could apply as written for this org."""
+
+    def __init__(self, where: str, filename: str, problems: tuple[Problem, ...]) -> None:
+        count = len(problems)
+        shown = "; ".join(problem.format(filename) for problem in problems[:SHOWN_IN_MESSAGE])
+        more = f"; and {count - SHOWN_IN_MESSAGE} more" if count > SHOWN_IN_MESSAGE else ""
+        super().__init__(
+            f"{where} is not a valid peribolos config ({count} problem{'' if count == 1 else 's'}): "
+            f"{shown}{more}"
+        )
+        self.filename = filename
+        self.problems = problems
 
 
-def check_config(content: bytes, where: str, org: str | None = None) -> dict[str, Any]:
-    """Parse and check a peribolos config (pure): a mapping with an ``orgs`` mapping; with ``org``, the
-    only org it configures must be that one (the installation token can manage no other)."""
-    try:
-        data = yaml.safe_load(content.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InvalidConfig(f"{where} is not UTF-8 text") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InvalidConfig(f"{where} is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("orgs"), dict) or not data["orgs"]:
-        raise InvalidConfig(f"{where} must be a mapping with a non-empty 'orgs:' mapping (peribolos' format)")
-    if org is not None:
-        names = {str(name) for name in data["orgs"]}
-        if {name.lower() for name in names} != {org.lower()}:
-            raise InvalidConfig(
-                f"{where} configures {', '.join(sorted(names))}; this installation can only manage {org}"
-            )
-    return data
+def check_config(
+    content: bytes,
+    where: str,
+    org: str | None = None,
+    *,
+    filename: str = "peribolos.yaml",
+    min_admins: int | None = None,
+    required_admins: Iterable[str] = (),
+) -> CheckResult:
+    """Check a peribolos config (pure); with ``org``, the only org it configures must be that one (the
+    installation token can manage no other). Raises :class:`InvalidConfig` listing the errors; returns the
+    result (warnings only) otherwise."""
+    result = peribolos_config.check(content, org=org, min_admins=min_admins, required_admins=required_admins)
+    if not result.ok:
+        raise InvalidConfig(where, filename, result.errors)
+    return result
 
 
 def fetch_config(
@@ -53,6 +64,6 @@ def fetch_config(
 ) -> int:
     """Fetch ``path`` of ``repo`` at ``revision``, check it, write it to ``output``; returns its size."""
     content = client.get_file(repo, path, revision)
-    check_config(content, f"{path} in {repo} at {revision[:12]}", org)
+    check_config(content, f"{path} in {repo} at {revision[:12]}", org, filename=path)
     write_atomically(output, content, 0o644)
     return len(content)

@@ -60,18 +60,36 @@ def test_other_path_and_ghes(app_key, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "extra", "message"),
     [
-        (b"orgs: [unclosed\n", (), "is not valid YAML at line 2"),
-        (b"- a\n- b\n", (), "non-empty 'orgs:' mapping"),
-        (b"orgs: {}\n", (), "non-empty 'orgs:' mapping"),
-        (b"\xff\xfe", (), "not UTF-8"),
+        (b"orgs: [unclosed\n", (), "(1 problem): peribolos.yaml:2:1: not valid YAML: did not find expected"),
+        (b"- a\n- b\n", (), "peribolos.yaml:1:1: the file must be a mapping with 'orgs:', not a list"),
+        (
+            b"orgs: {}\n",
+            (),
+            "peribolos.yaml:1:1: orgs: the file must configure at least one org under 'orgs:'",
+        ),
+        (b"\xff\xfe", (), "peribolos.yaml:1:1: the file is not UTF-8 text"),
         (
             b"orgs:\n  other-org: {}\n",
             ("--org", "octo-org"),
             "configures other-org; this installation can only",
         ),
         (b"orgs:\n  octo-org: {}\n  b: {}\n", ("--org", "octo-org"), "configures b, octo-org"),
+        (
+            b"orgs:\n  octo-org:\n    admins: alice\n    membrs: [bob]\n    teams: 5\n",
+            (),
+            "(3 problems): peribolos.yaml:3:13: orgs.octo-org.admins: must be a list of logins, not the text "
+            '"alice"; peribolos.yaml:4:5: orgs.octo-org.membrs: unknown key "membrs": peribolos ignores it; '
+            "did you mean 'members'?; peribolos.yaml:5:12: orgs.octo-org.teams: must be a mapping",
+        ),
+        (
+            b"orgs:\n  octo-org:\n    members: [" + b", ".join(b"u%d" % i for i in range(8)) + b"]\n"
+            b"    teams:\n      t:\n        members: [" + b", ".join(b"x%d" % i for i in range(8)) + b"]\n",
+            (),
+            "(8 problems): peribolos.yaml:6:19: orgs.octo-org.teams.t.members[0]: x0 is not an admin or ",
+        ),
+        (b"[" * 100_000, (), "peribolos.yaml:1:1001: not valid YAML: exceeded maximum nesting depth"),
     ],
-    ids=["bad-yaml", "a-list", "no-orgs", "binary", "other-org", "two-orgs"],
+    ids=["bad-yaml", "a-list", "no-orgs", "binary", "other-org", "two-orgs", "schema", "many", "brackets"],
 )
 def test_invalid_config_fails_with_one_line(
     fake_github: FakeGitHub, token_file: Path, tmp_path: Path, content: bytes, extra: tuple, message: str
@@ -82,6 +100,7 @@ def test_invalid_config_fails_with_one_line(
     assert result.exit_code == 1
     assert message in result.stderr.splitlines()[-1]
     assert result.stderr.splitlines()[-1].startswith("peribolos-step fetch-config: error: peribolos.yaml in ")
+    assert len(result.stderr.splitlines()[-1]) < 2000  # five problems spelt out, the rest counted
     assert not output.exists()
 
 
@@ -127,10 +146,28 @@ def test_bad_arguments_exit_2(
     assert fake_github.requests == []
 
 
-def test_check_config_returns_the_data() -> None:
-    assert check_config(CONFIG, "x", "octo-org")["orgs"]["octo-org"]["admins"] == ["alice", "bob"]
-    with pytest.raises(InvalidConfig):
-        check_config(b"orgs: 3", "x")
+def test_check_config_returns_the_warnings_and_raises_the_errors() -> None:
+    result = check_config(CONFIG, "x", "octo-org")
+    assert result.ok and result.orgs == ("octo-org",) and result.problems == ()
+    legacy = CONFIG + b"    repos:\n      web: {private: true}\n"
+    assert [p.rule for p in check_config(legacy, "x").problems] == ["deprecated"]
+    with pytest.raises(InvalidConfig) as caught:
+        check_config(b"orgs: 3", "x", filename="org/peribolos.yaml", min_admins=2)
+    assert [p.format("f") for p in caught.value.problems] == [
+        "f:1:7: orgs: must be a mapping of org names, not the number 3"
+    ]
+    assert str(caught.value) == (
+        "x is not a valid peribolos config (1 problem): "
+        "org/peribolos.yaml:1:7: orgs: must be a mapping of org names, not the number 3"
+    )
+    many = b"orgs:\n  o:\n    admins: [a, b]\n" + b"".join(b"    k%d: 1\n" % i for i in range(8))
+    with pytest.raises(
+        InvalidConfig, match=r"\(8 problems\): f:4:5: .* f:8:5: orgs\.o\.k4: .*; and 3 more$"
+    ) as many_:
+        check_config(many, "x", filename="f")
+    assert "k5" not in str(many_.value) and len(many_.value.problems) == 8
+    with pytest.raises(InvalidConfig, match=r"\(1 problem\): f:3:5: orgs.octo-org.admins: 1 admin listed"):
+        check_config(b"orgs:\n  octo-org:\n    admins: [a]\n", "x", filename="f", min_admins=2)
 
 
 def test_unwritable_output_exits_1(fake_github: FakeGitHub, token_file: Path, tmp_path: Path) -> None:
