@@ -20,6 +20,9 @@ from generator import app_manifest, docs, render, validate
 from generator.errors import GeneratorError, ManifestError, ValuesError
 from generator.values import defaults_text, load_values
 
+DISTRIBUTION = "peribolos-as-a-service"
+"""The package whose metadata gives ``--version``."""
+
 
 def _fail_on_problems(exit_code: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Turn a GeneratorError into one stderr line per problem and ``exit_code``."""
@@ -54,6 +57,7 @@ set_option = click.option(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name=DISTRIBUTION, prog_name="peribolos-generate")
 def main() -> None:
     """Render every manifest of Peribolos as a Service from one values file."""
 
