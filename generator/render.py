@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import jinja2
 import yaml
 
+from generator import endpoints
 from generator.errors import RenderError
 from generator.values import Values
 from tekton.interceptor.decision import CONFIG_KEYS, INSTALLATION_KEYS
@@ -103,16 +104,16 @@ def _context(values: Values) -> dict[str, Any]:
     }
     wired = [(name, events) for name, events, key in ACTIONS if v["events"][key]]
     peribolos = v["peribolos"]
+    github = endpoints.resolved(v["github"])
     flags = [
-        f"--github-endpoint={v['github']['apiUrl']}",
+        f"--github-endpoint={github['apiUrl']}",
+        f"--github-graphql-endpoint={github['graphqlUrl']}",
         f"--config-path={CONFIG_DIR}/peribolos.yaml",
         f"--github-token-path={TOKEN_FILE}",
         "--require-self=false",
         f"--min-admins={peribolos['minAdmins']}",
         f"--maximum-removal-delta={peribolos['maximumRemovalDelta']}",
     ]
-    if v["github"]["graphqlUrl"]:
-        flags.append(f"--github-graphql-endpoint={v['github']['graphqlUrl']}")
     for key, flag in (
         ("fixOrg", "--fix-org"),
         ("fixOrgMembers", "--fix-org-members"),

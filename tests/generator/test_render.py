@@ -301,12 +301,12 @@ def test_sync_runs_ensure_token_fetch_config_peribolos_confirm_and_report() -> N
     assert peribolos["command"] == ["/ko-app/peribolos"]
     assert peribolos["args"] == [
         "--github-endpoint=https://github.example.com/api/v3",
+        "--github-graphql-endpoint=https://github.example.com/api/graphql",
         "--config-path=/var/run/peribolos/config/peribolos.yaml",
         "--github-token-path=/var/run/peribolos/token/token",
         "--require-self=false",
         "--min-admins=3",
         "--maximum-removal-delta=0.1",
-        "--github-graphql-endpoint=https://github.example.com/api/graphql",
         "--fix-org",
         "--fix-org-members",
         "--fix-teams",
@@ -454,3 +454,34 @@ def test_interceptor_keeps_serving_while_its_endpoint_is_removed() -> None:
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[0] == "sleep"
     assert pod["terminationGracePeriodSeconds"] > int(pre_stop[1]) + GRACEFUL_SHUTDOWN_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("sets", "endpoint", "graphql"),
+    [
+        pytest.param([], "https://api.github.com", "https://api.github.com/graphql", id="github.com"),
+        pytest.param(
+            ["github.apiUrl=https://ghe.example.com/api/v3"],
+            "https://ghe.example.com/api/v3",
+            "https://ghe.example.com/api/graphql",
+            id="enterprise-derived",
+        ),
+        pytest.param(
+            ["github.apiUrl=https://ghe.example.com/api/v3", "github.graphqlUrl=https://gql.example.com/"],
+            "https://ghe.example.com/api/v3",
+            "https://gql.example.com/",
+            id="explicit",
+        ),
+    ],
+)
+def test_peribolos_calls_the_graphql_endpoint_of_the_configured_github(
+    sets: list[str], endpoint: str, graphql: str
+) -> None:
+    """peribolos' own default is github.com's GraphQL: an Enterprise install must never fall back to it."""
+    objects = [o for group in render_objects(load_values([], sets)).values() for o in group]
+    for task in ("peribolos-sync", "peribolos-dry-run"):
+        args = _task_step(objects, task, "peribolos")["args"]
+        assert f"--github-endpoint={endpoint}" in args
+        assert [a for a in args if a.startswith("--github-graphql-endpoint=")] == [
+            f"--github-graphql-endpoint={graphql}"
+        ]
