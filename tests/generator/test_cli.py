@@ -35,7 +35,7 @@ def test_bad_values_exit_2_with_one_line_each(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["render", "-f", str(bad)])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"error: {bad}: image.tag: expected a string, got 1.2",
+        f'error: {bad}: image.tag: expected a string, got 1.2 — quote it: "1.2"',
         f"error: {bad}: interceptor.replicas: expected at least 1, got 0",
     ]
     assert result.stdout == ""
