@@ -7,7 +7,6 @@ is one line on stderr.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -65,16 +64,22 @@ def main() -> None:
 @main.command("render")
 @values_option
 @set_option
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write one file per concern plus kustomization.yaml here (default: one stream on stdout).")
+@click.option("--output-dir", type=click.Path(path_type=Path),
+              help="Write one file per concern plus kustomization.yaml here, a kustomize base (default: one "
+                   "stream on stdout). A folder holding files the generator did not write is refused.")
+@click.option("--force", is_flag=True,
+              help="Write into an --output-dir holding other files (they are kept; a kustomization.yaml "
+                   "of yours is never overwritten).")
 @_fail_on_problems(2)
-def render_command(values_files: tuple[Path, ...], sets: tuple[str, ...], output_dir: Path | None) -> None:
+def render_command(
+    values_files: tuple[Path, ...], sets: tuple[str, ...], output_dir: Path | None, force: bool
+) -> None:
     """Render the manifests (kubectl apply -k DIR, or pipe the stream to kubectl apply -f -)."""
     values = load_values(values_files, sets)
     if output_dir is None:
         click.echo(render.render_stream(values), nl=False)
         return
-    written = render.write_dir(values, output_dir)
+    written = render.write_dir(values, output_dir, force=force)
     click.echo(f"wrote {len(written)} files to {output_dir}", err=True)
 
 
@@ -90,30 +95,34 @@ def values_docs_command() -> None:
     click.echo(docs.values_markdown(), nl=False)
 
 
-def _default_crd_dir() -> Path | None:
-    cache = os.environ.get("E2E_CACHE") or str(Path.home() / ".cache" / "peribolos-e2e")
-    path = Path(cache) / "crds"
-    return path if path.is_dir() else None
-
-
 @main.command("validate")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--crd-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Directory of CustomResourceDefinition YAML (Tekton Pipelines and Triggers) whose schemas "
-                   "check the Tekton objects. Default: $E2E_CACHE/crds when it exists.")
+@click.argument("path", type=click.Path(exists=True, allow_dash=True, path_type=Path))
+@click.option("--crds", "--crd-dir", "crds", multiple=True,
+              type=click.Path(exists=True, dir_okay=True, path_type=Path),
+              help="Where the Tekton Pipelines and Triggers CRDs are, to check the Tekton objects against "
+                   "their schemas: a release YAML (release.yaml of each), `kubectl get crd -o yaml` of "
+                   "your cluster, or a folder of CRD YAML. Repeatable. Without it the Tekton objects get "
+                   "only the wiring checks.")
 @click.option("--kubernetes-version", default=validate.DEFAULT_KUBERNETES_VERSION, show_default=True,
-              help="Kubernetes version whose schemas check the built-in kinds.")
+              help="Kubernetes minor version whose schemas check the built-in kinds: "
+                   f"{', '.join(validate.kubernetes_versions())}.")
 @_fail_on_problems(1)
-def validate_command(path: Path, crd_dir: Path | None, kubernetes_version: str) -> None:
-    """Check rendered (or hand-edited) manifests in PATH (a directory or a file); exit 1 on any problem."""
+def validate_command(path: Path, crds: tuple[Path, ...], kubernetes_version: str) -> None:
+    """Check rendered (or hand-edited) manifests in PATH: a folder, a file, or - for a stream on stdin
+    (e.g. `kubectl kustomize overlay/ | peribolos-generate validate -`). Exit 1 on any problem."""
     try:
         validate.KubeSchemas(kubernetes_version)
     except ValueError as exc:
-        raise ValuesError([f"--kubernetes-version {kubernetes_version}: {exc}"]) from exc
-    crd_dir = crd_dir or _default_crd_dir()
-    report = validate.validate_path(path, crd_dir=crd_dir, kubernetes_version=kubernetes_version)
+        raise ValuesError([f"--kubernetes-version: {exc}"]) from exc
+    if str(path) == "-":
+        docs, problems = validate.parse_documents(sys.stdin.read(), "<stdin>")
+        report = validate.validate_documents(docs, problems, list(crds), kubernetes_version)
+    else:
+        report = validate.validate_path(path, crd_dir=list(crds), kubernetes_version=kubernetes_version)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if report.problems:
         raise ManifestError(report.problems)
     click.echo(f"{report.objects} objects valid", err=True)

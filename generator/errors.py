@@ -22,5 +22,9 @@ class RenderError(GeneratorError):
     """Valid values a command cannot use, e.g. no webhook URL for the App manifest (exit 2)."""
 
 
+class OutputError(RenderError):
+    """The output folder cannot take the render: not writable, or holding the user's files (exit 2)."""
+
+
 class ManifestError(GeneratorError):
     """validate found problems in the manifests (exit 1)."""

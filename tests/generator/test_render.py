@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.render import CONCERNS, KUSTOMIZATION, render_files, render_objects, render_stream, write_dir
+from generator.output_dir import MARKER
+from generator.render import (
+    CONCERNS,
+    KUSTOMIZATION,
+    KUSTOMIZE_CONFIG,
+    render_files,
+    render_objects,
+    render_stream,
+    write_dir,
+)
 from generator.validate import validate_path
 from generator.values import load_values
 from tekton.interceptor.server import GRACEFUL_SHUTDOWN_SECONDS
@@ -64,8 +73,10 @@ def test_output_dir_has_one_file_per_concern_and_a_kustomization(tmp_path: Path)
     names = sorted(p.name for p in written)
     kustomization = yaml.safe_load((tmp_path / KUSTOMIZATION).read_text())
     assert kustomization["kind"] == "Kustomization"
-    assert sorted([*kustomization["resources"], KUSTOMIZATION]) == names
+    assert kustomization["configurations"] == [KUSTOMIZE_CONFIG]
+    assert sorted([*kustomization["resources"], KUSTOMIZATION, KUSTOMIZE_CONFIG]) == names
     assert kustomization["resources"] == [f"{c}.yaml" for c in CONCERNS if f"{c}.yaml" in names]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, MARKER])
     # The stream is the files' objects in the kustomization's order.
     from_files = [
         doc

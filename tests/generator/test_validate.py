@@ -371,7 +371,7 @@ def test_without_crds_tekton_kinds_get_only_the_wiring_checks_and_a_note(tmp_pat
     objects = render_objects(case_values("defaults"))
     report = validate_path(_write(copy.deepcopy(objects), tmp_path), crd_dir=None)
     assert report.problems == []
-    assert len(report.notes) == 1 and "pass --crd-dir" in report.notes[0]
+    assert len(report.notes) == 1 and "pass --crds" in report.notes[0]
 
 
 @pytest.mark.parametrize(
