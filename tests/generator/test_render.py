@@ -496,3 +496,47 @@ def test_peribolos_calls_the_graphql_endpoint_of_the_configured_github(
         assert [a for a in args if a.startswith("--github-graphql-endpoint=")] == [
             f"--github-graphql-endpoint={graphql}"
         ]
+
+
+CLUSTER_SCOPED = ("ClusterInterceptor", "ClusterRole", "ClusterRoleBinding")
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name"),
+    [("peribolos", "peribolos"), ("team-a", "peribolos-team-a"), ("peribolos-x", "peribolos-peribolos-x")],
+)
+def test_the_cluster_interceptor_is_named_for_its_namespace_and_the_triggers_call_it(
+    namespace: str, name: str
+) -> None:
+    rendered = render_objects(load_values([], [f"namespace={namespace}"]))
+    objects = [o for group in rendered.values() for o in group]
+    interceptor = _one(objects, "ClusterInterceptor", name)
+    assert interceptor["spec"]["clientConfig"]["service"]["namespace"] == namespace
+    listener = _one(objects, "EventListener", "peribolos")
+    refs = {i["ref"]["name"] for t in listener["spec"]["triggers"] for i in t["interceptors"]}
+    assert refs == {"github", name}
+
+
+def test_two_installs_share_no_cluster_wide_object() -> None:
+    """Applying a second install must never re-point (or, deleted, remove) the first one's objects."""
+    names = []
+    for namespace in ("peribolos", "team-a", "peribolos-team"):
+        values = load_values([], [f"namespace={namespace}"])
+        objects = [o for group in render_objects(values).values() for o in group]
+        names.append({(o["kind"], o["metadata"]["name"]) for o in objects if o["kind"] in CLUSTER_SCOPED})
+    assert all(len(found) == 3 for found in names)
+    for index, found in enumerate(names):
+        for other in names[index + 1 :]:
+            assert not found & other
+
+
+def test_tasks_carry_the_tekton_catalog_annotations(case: str) -> None:
+    for task in _find(flat_objects(case), "Task"):
+        annotations = task["metadata"]["annotations"]
+        assert annotations["tekton.dev/pipelines.minVersion"] == "1.15.0"
+        assert annotations["tekton.dev/displayName"] == "peribolos " + task["metadata"]["name"].removeprefix(
+            "peribolos-"
+        )
+        assert "peribolos" in annotations["tekton.dev/tags"].split(", ")
+        assert annotations["tekton.dev/platforms"] == "linux/amd64"
+        assert task["metadata"]["labels"]["app.kubernetes.io/version"]
