@@ -124,7 +124,6 @@ def secret_object(v: dict[str, Any], credentials: AppCredentials) -> dict[str, A
             "name": app["secretName"],
             "namespace": v["namespace"],
             "labels": {
-                "app.kubernetes.io/name": "peribolos-as-a-service",
                 "app.kubernetes.io/instance": v["namespace"],
                 "app.kubernetes.io/part-of": "peribolos-as-a-service",
                 "app.kubernetes.io/component": "github-app",
