@@ -139,3 +139,16 @@ def test_pip_installed_generator_runs_from_a_fresh_venv(built: dict[str, object]
     for golden in (REPO / "deploy").iterdir():
         assert (root / "out" / golden.name).read_bytes() == golden.read_bytes(), golden.name
     assert "objects valid" in _run([str(script), "validate", "out"], cwd=root, env=env).stderr
+
+
+def test_make_manifests_installs_only_what_rendering_needs(tmp_path: Path) -> None:
+    """Without a test venv, `make manifests` installs the package without its test extras."""
+    make = shutil.which("make")
+    assert make, "make is needed (README: what make test needs)"
+    done = subprocess.run(
+        [make, "-n", "manifests", f"VENV={tmp_path / 'venv'}"], cwd=REPO, capture_output=True, text=True,
+        timeout=60, check=True,
+    )
+    assert "pip install --quiet ." in done.stdout
+    assert "[test]" not in done.stdout and "-e " not in done.stdout
+    assert "-m generator.cli render --output-dir deploy/" in done.stdout
