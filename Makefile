@@ -28,8 +28,18 @@ $(VENV)/.installed: setup.py pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-manifests: venv
-	$(BIN)/peribolos-generate render --output-dir deploy/
+# Rendering needs only the runtime dependencies: without the test venv, `pip install .` (no test extras)
+# into $(VENV). The generator then runs from this checkout (python -m), so a template edit needs no
+# reinstall. An existing test venv (make venv) already holds all of it and is left as it is.
+$(VENV)/.runtime: setup.py pyproject.toml
+	@if [ -f $(VENV)/.installed ]; then touch $@; exit 0; fi; \
+	set -e; test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	$(BIN)/pip install --quiet --upgrade pip; \
+	$(BIN)/pip install --quiet .; \
+	touch $@
+
+manifests: $(VENV)/.runtime
+	$(BIN)/python -m generator.cli render --output-dir deploy/
 	@echo "Rendered manifests into deploy/ (kubectl apply -k deploy/)"
 
 lint: venv

@@ -1,17 +1,23 @@
 """Peribolos as a Service: a Tekton-native GitHub App that manages GitHub organisations as code."""
 
-from setuptools import find_packages, setup
+from pathlib import Path
+
+from setuptools import find_namespace_packages, setup
 
 setup(
     name="peribolos-as-a-service",
     version="0.1.0",
     description="Tekton-native GitHub App that applies an org's peribolos.yaml with peribolos",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["peribolos_core*", "generator*", "tekton*", "token_refresher*"]),
+    # Namespace discovery, so that generator/templates (data only, no __init__.py) is a package of its own
+    # and its templates ship without setuptools' "Package 'generator.templates' is absent" warning.
+    packages=find_namespace_packages(
+        include=["peribolos_core*", "generator*", "tekton*", "token_refresher*"], exclude=["*.__pycache__"]
+    ),
     include_package_data=True,
-    package_data={"generator": ["templates/*", "templates/**/*", "*.yaml", "*.json"]},
+    package_data={"generator": ["*.yaml"], "generator.templates": ["*.j2"]},
     install_requires=[
         # kubernetes 35.x: the last major before the pydantic-model rewrite (37.x);
         # peribolos_core.kube wraps its errors.
@@ -37,6 +43,8 @@ setup(
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",
             "ruff>=0.6",
+            # tests/generator/test_packaging.py builds the sdist and wheel offline with it.
+            "setuptools>=75",
         ],
     },
     entry_points={

@@ -22,5 +22,13 @@ class RenderError(GeneratorError):
     """Valid values a command cannot use, e.g. no webhook URL for the App manifest (exit 2)."""
 
 
+class OutputError(RenderError):
+    """The output folder cannot take the render: not writable, or holding the user's files (exit 2)."""
+
+
+class GitHubAppError(GeneratorError):
+    """github-app create failed after it started: GitHub refused or sent no redirect (exit 1)."""
+
+
 class ManifestError(GeneratorError):
     """validate found problems in the manifests (exit 1)."""

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import jinja2
 import yaml
 
+from generator import endpoints, output_dir
 from generator.errors import RenderError
 from generator.values import Values
 from peribolos_core.actions import ACTIONS, CONFIG_KEYS, INSTALLATION_KEYS, ActionTable
@@ -25,7 +26,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 PRODUCT = "peribolos-as-a-service"
-MANAGED_BY = "peribolos-generate"
+MANAGED_BY = output_dir.MANAGED_BY
 
 # Output files in apply order; each is rendered from templates/<concern>.yaml.j2.
 CONCERNS: tuple[str, ...] = (
@@ -40,7 +41,9 @@ CONCERNS: tuple[str, ...] = (
     "networkpolicy",
     "exposure",
 )
-KUSTOMIZATION = "kustomization.yaml"
+KUSTOMIZATION = output_dir.KUSTOMIZATION
+# Not *.yaml: it is no manifest (and tools reading every *.yaml of the folder as one must skip it).
+KUSTOMIZE_CONFIG = "kustomizeconfig.yml"
 
 # Paths inside the containers (part of the contract with the step commands).
 TOKEN_DIR = "/var/run/peribolos/token"  # noqa: S105 - a directory, not a secret
@@ -56,6 +59,23 @@ WEBHOOK_SECRET_FILE = f"{WEBHOOK_DIR}/webhook-secret"
 # TaskRun params are named after the interceptor's extension keys, which the bindings read.
 INSTALLATION_PARAMS = INSTALLATION_KEYS
 CONFIG_PARAMS = CONFIG_KEYS
+
+
+# Tekton catalog annotations of every Task (https://github.com/tektoncd/catalog: minimum Pipelines version,
+# search tags, the name shown in dashboards, the platforms the step images are built for).
+TASK_ANNOTATIONS = {
+    "tekton.dev/pipelines.minVersion": "1.15.0",
+    "tekton.dev/categories": "Git",
+    "tekton.dev/tags": "github, peribolos, gitops",
+    "tekton.dev/platforms": "linux/amd64",
+}
+DEFAULT_NAMESPACE = "peribolos"
+
+
+def cluster_interceptor_name(namespace: str) -> str:
+    """The ClusterInterceptor is cluster-wide: named for the install's namespace, so that two installs never
+    share (and re-point) one. The install in the default namespace keeps the plain name ``peribolos``."""
+    return "peribolos" if namespace == DEFAULT_NAMESPACE else f"peribolos-{namespace}"
 
 
 def image_ref(image: dict[str, Any]) -> str:
@@ -98,16 +118,16 @@ def _context(values: Values, table: ActionTable) -> dict[str, Any]:
     }
     wired = table.wired(v["events"])
     peribolos = v["peribolos"]
+    github = endpoints.resolved(v["github"])
     flags = [
-        f"--github-endpoint={v['github']['apiUrl']}",
+        f"--github-endpoint={github['apiUrl']}",
+        f"--github-graphql-endpoint={github['graphqlUrl']}",
         f"--config-path={CONFIG_DIR}/peribolos.yaml",
         f"--github-token-path={TOKEN_FILE}",
         "--require-self=false",
         f"--min-admins={peribolos['minAdmins']}",
         f"--maximum-removal-delta={peribolos['maximumRemovalDelta']}",
     ]
-    if v["github"]["graphqlUrl"]:
-        flags.append(f"--github-graphql-endpoint={v['github']['graphqlUrl']}")
     for key, flag in (
         ("fixOrg", "--fix-org"),
         ("fixOrgMembers", "--fix-org-members"),
@@ -144,6 +164,8 @@ def _context(values: Values, table: ActionTable) -> dict[str, Any]:
         "webhook_dir": WEBHOOK_DIR,
         "webhook_secret_file": WEBHOOK_SECRET_FILE,
         "selector": lambda component: selector_labels(values, component),
+        "cluster_interceptor": cluster_interceptor_name(v["namespace"]),
+        "task_annotations": TASK_ANNOTATIONS,
     }
 
 
@@ -244,28 +266,34 @@ def kustomization(files: list[str]) -> dict[str, Any]:
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": files,
+        "configurations": [KUSTOMIZE_CONFIG],
+    }
+
+
+def kustomize_config() -> dict[str, Any]:
+    """Where kustomize finds images and namespaces in the Tekton objects (it knows Kubernetes' own kinds
+    only), so an overlay's ``images:`` reaches the Task steps and its ``namespace:`` the ClusterInterceptor's
+    Service reference. Kustomize merges a base's configurations into every overlay built on it."""
+    return {
+        "images": [{"path": f"spec/{field}[]/image", "kind": "Task"} for field in ("steps", "sidecars")]
+        + [{"path": "spec/stepTemplate/image", "kind": "Task"}],
+        "namespace": [{"path": "spec/clientConfig/service/namespace", "kind": "ClusterInterceptor"}],
     }
 
 
 def render_files(values: Values) -> dict[str, str]:
-    """File name → content for ``render --output-dir``: one file per concern plus kustomization.yaml."""
+    """File name → content for ``render --output-dir``: one file per concern, kustomization.yaml and the
+    kustomize configuration it names."""
     rendered = render_objects(values)
     files = {f"{concern}.yaml": dump(objects) for concern, objects in rendered.items()}
     files[KUSTOMIZATION] = dump([kustomization(list(files))])
+    files[KUSTOMIZE_CONFIG] = (
+        "# kustomize: the image and namespace fields of the Tekton objects (see kustomization.yaml).\n"
+        + dump([kustomize_config()])
+    )
     return files
 
 
-def write_dir(values: Values, directory: Path) -> list[Path]:
-    """Write the files; files of concerns no longer rendered (e.g. exposure after type: none) are removed."""
-    files = render_files(values)
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in files.items():
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    for concern in CONCERNS:
-        stale = directory / f"{concern}.yaml"
-        if f"{concern}.yaml" not in files and stale.exists():
-            stale.unlink()
-    return written
+def write_dir(values: Values, directory: Path, force: bool = False) -> list[Path]:
+    """Write the files into ``directory`` (see :mod:`generator.output_dir` for what is refused)."""
+    return output_dir.write_files(directory, render_files(values), force=force)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -61,6 +61,8 @@ class Document:
 @dataclass
 class Report:
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Risks that do not make the manifests wrong (exit code 0), e.g. two installs sharing an object."""
     notes: list[str] = field(default_factory=list)
     objects: int = 0
     unchecked: list[str] = field(default_factory=list)
@@ -70,12 +72,49 @@ class Report:
 # ------------------------------------------------------------------------------------------------ loading
 
 
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _kustomize_configurations(folder: Path) -> set[Path]:
+    """The files a folder's kustomization lists under ``configurations:``: kustomize settings, no objects."""
+    out: set[Path] = set()
+    for name in KUSTOMIZATION_FILES:
+        try:
+            loaded = yaml.safe_load((folder / name).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(loaded, dict):
+            out |= {folder / str(entry) for entry in loaded.get("configurations") or []}
+    return out
+
+
 def _manifest_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
-    return sorted(
-        p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.name != "kustomization.yaml"
-    )
+    candidates = [
+        p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.name not in KUSTOMIZATION_FILES
+    ]
+    folders = {p.parent for p in candidates}
+    skipped = {config for folder in folders for config in _kustomize_configurations(folder)}
+    return sorted(p for p in candidates if p not in skipped)
+
+
+def parse_documents(text: str, label: str) -> tuple[list[Document], list[str]]:
+    """The non-empty YAML documents of one file's ``text``, and one problem per unparseable document."""
+    try:
+        loaded = list(yaml.load_all(text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        return [], [f"{label}: cannot parse: {' '.join(str(exc).split())}"]
+    docs: list[Document] = []
+    problems: list[str] = []
+    for index, obj in enumerate(loaded):
+        if obj is None:
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{label}: document {index + 1}: expected a mapping, got {type(obj).__name__}")
+            continue
+        docs.append(Document(label, obj))
+    return docs, problems
 
 
 def load_documents(path: Path) -> tuple[list[Document], list[str]]:
@@ -86,18 +125,13 @@ def load_documents(path: Path) -> tuple[list[Document], list[str]]:
     for file in _manifest_files(path):
         label = str(file.relative_to(base)) if file != path else file.name
         try:
-            loaded = list(yaml.load_all(file.read_text(encoding="utf-8"), Loader=_Loader))
-        except (OSError, yaml.YAMLError) as exc:
-            problems.append(f"{label}: cannot parse: {' '.join(str(exc).split())}")
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{label}: cannot read: {' '.join(str(exc).split())}")
             continue
-        for index, obj in enumerate(loaded):
-            if obj is None:
-                continue
-            if not isinstance(obj, dict):
-                kind = type(obj).__name__
-                problems.append(f"{label}: document {index + 1}: expected a mapping, got {kind}")
-                continue
-            docs.append(Document(label, obj))
+        found, bad = parse_documents(text, label)
+        docs.extend(found)
+        problems.extend(bad)
     return docs, problems
 
 
@@ -142,19 +176,27 @@ class CrdSchemas:
         return (api_version.split("/")[0], kind) in self.served
 
 
+def kubernetes_versions() -> list[str]:
+    """The Kubernetes minor versions (``1.32``) whose schemas kubernetes-validate ships, oldest first."""
+    known = {".".join(v.split(".")[:2]) for v in kubernetes_validate.utils.all_versions()}
+    return sorted(known, key=_version_key)
+
+
 class KubeSchemas:
     """Validators for the built-in kinds, from the strict OpenAPI schemas kubernetes-validate ships.
 
     Its ``validate()`` re-reads the shared definitions (megabytes of JSON) for every object; this keeps
     one validator per kind instead. Strict: unknown fields are errors, as with ``kubectl --validate=strict``.
+    A version it has no schemas for is refused (ValueError), never checked against another version's.
     """
 
     def __init__(self, version: str) -> None:
-        wanted = _version_key(version)
-        known = sorted(set(kubernetes_validate.utils.all_versions()), key=_version_key)
-        usable = [v for v in known if _version_key(v)[:2] <= wanted[:2]]
-        if not usable:
-            raise ValueError(f"no Kubernetes schemas for {version} (known: {known[0]} to {known[-1]})")
+        wanted = _version_key(version)[:2]
+        shipped = sorted(set(kubernetes_validate.utils.all_versions()), key=_version_key)
+        usable = [v for v in shipped if _version_key(v)[:2] == wanted]
+        if not re.fullmatch(r"v?\d+\.\d+(\.\d+)?", version.strip()) or not usable:
+            known = ", ".join(kubernetes_versions())
+            raise ValueError(f"no Kubernetes schemas for {version!r}; known versions: {known}")
         self.version = usable[-1]
         schemas = resources.files("kubernetes_validate") / "kubernetes-json-schema"
         self._root = schemas / f"v{self.version}-local-strict"
@@ -183,17 +225,36 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
-def load_crds(crd_dir: Path) -> CrdSchemas:
+def _crd_files(source: Path) -> list[Path]:
+    if source.is_file():
+        return [source]
+    return sorted(p for p in source.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+
+
+def _objects(loaded: list[Any]) -> Iterator[dict[str, Any]]:
+    """The objects of YAML documents, the items of ``kind: List`` ones (``kubectl get crd -o yaml``) too."""
+    for obj in loaded:
+        if isinstance(obj, dict) and str(obj.get("kind", "")).endswith("List"):
+            yield from _objects(obj.get("items") or [])
+        elif isinstance(obj, dict):
+            yield obj
+
+
+def _as_list(sources: Path | Sequence[Path] | None) -> list[Path]:
+    return [] if sources is None else [sources] if isinstance(sources, Path) else list(sources)
+
+
+def load_crds(sources: Path | Sequence[Path]) -> CrdSchemas:
+    """The CRDs of each source: a YAML file (a Tekton release.yaml, ``kubectl get crd -o yaml``) or a
+    folder of them; documents of other kinds are skipped."""
     crds = CrdSchemas()
-    for file in sorted(crd_dir.rglob("*")):
-        if file.suffix not in (".yaml", ".yml", ".json"):
-            continue
+    for file in [f for source in _as_list(sources) for f in _crd_files(source)]:
         try:
             loaded = list(yaml.load_all(file.read_text(encoding="utf-8"), Loader=_Loader))
-        except (OSError, yaml.YAMLError):
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
-        for obj in loaded:
-            if not isinstance(obj, dict) or obj.get("kind") != "CustomResourceDefinition":
+        for obj in _objects(loaded):
+            if obj.get("kind") != "CustomResourceDefinition":
                 continue
             spec = obj.get("spec") or {}
             group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
@@ -459,15 +520,99 @@ def check_wiring(docs: list[Document]) -> list[str]:
     return out
 
 
-def validate_path(path: Path, crd_dir: Path | None = None,
+# Kinds without a namespace (those an install of this service renders, and their neighbours).
+CLUSTER_SCOPED = frozenset({
+    "Namespace", "ClusterRole", "ClusterRoleBinding", "ClusterInterceptor", "ClusterTriggerBinding",
+    "CustomResourceDefinition", "IngressClass", "PriorityClass", "StorageClass",
+    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+})
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+_INTERCEPTOR_NAME = re.compile(r"^peribolos(?:-([a-z0-9](?:[-a-z0-9]*[a-z0-9])?))?$")
+
+
+def _install_named(doc: Document) -> str | None:
+    """The namespace of the install a cluster-wide object belongs to, by its instance label or (for the
+    ClusterInterceptor) by the name the generator derives from the namespace; None when neither says."""
+    labels = (doc.obj.get("metadata") or {}).get("labels") or {}
+    if labels.get(INSTANCE_LABEL):
+        return str(labels[INSTANCE_LABEL])
+    match = _INTERCEPTOR_NAME.match(doc.name) if doc.kind == "ClusterInterceptor" else None
+    return (match.group(1) or "peribolos") if match else None
+
+
+def check_instance(docs: list[Document]) -> tuple[list[str], list[str]]:
+    """Checks of the install as a whole (pure): (problems, warnings).
+
+    Problem: the ClusterInterceptor calls an interceptor Service in another namespace than the one
+    rendered here (a kustomize ``namespace:`` overlay on a base without its kustomizeconfig.yml).
+    Warning: a cluster-wide object is named for the install of another namespace, so applying these
+    manifests would take it over from that install (and deleting either removes it for both).
+    """
+    problems: list[str] = []
+    services: dict[str, set[str]] = {}
+    for doc in docs:
+        if doc.kind == "Service":
+            services.setdefault(doc.name, set()).add(str((doc.obj.get("metadata") or {}).get("namespace")))
+    for doc in docs:
+        if doc.kind != "ClusterInterceptor":
+            continue
+        service = ((doc.obj.get("spec") or {}).get("clientConfig") or {}).get("service") or {}
+        found = services.get(str(service.get("name")))
+        if found and str(service.get("namespace")) not in found:
+            problems.append(
+                f"{doc.where('spec.clientConfig.service.namespace')}: {service.get('namespace')!r}, but the "
+                f"Service {service['name']} is in {', '.join(sorted(found))}: the EventListener would call "
+                "another install's interceptor or none (an overlay's namespace: on a base without its "
+                "kustomizeconfig.yml?)"
+            )
+    namespaces = {
+        str(doc.obj["metadata"]["namespace"])
+        for doc in docs
+        if doc.kind not in CLUSTER_SCOPED and (doc.obj.get("metadata") or {}).get("namespace")
+    }
+    if len(namespaces) != 1:
+        return problems, []
+    (namespace,) = namespaces
+    taken = [
+        (doc, owner)
+        for doc in docs
+        if doc.kind in CLUSTER_SCOPED and doc.kind != "Namespace"
+        and (owner := _install_named(doc)) not in (None, namespace)
+    ]
+    if not taken:
+        return problems, []
+    objects = ", ".join(f"{doc.kind}/{doc.name}" for doc, _ in taken)
+    owners = ", ".join(sorted({str(owner) for _, owner in taken}))
+    return problems, [
+        f"the cluster-wide {objects} belong to the install in namespace {owners}, but these manifests "
+        f"install into {namespace}: applying them takes those objects over from that install, and "
+        f"`kubectl delete -k` of either removes them for both. Render with --set namespace={namespace} "
+        "instead of a kustomize namespace: overlay"
+    ]
+
+
+def validate_path(path: Path, crd_dir: Path | Sequence[Path] | None = None,
                   kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> Report:
-    """Every check over the manifests under ``path``."""
+    """Every check over the manifests under ``path`` (a folder or a file); ``crd_dir``: where the Tekton
+    CRDs are (a folder, a release YAML, or several)."""
     docs, problems = load_documents(path)
-    report = Report(problems=problems, objects=len(docs))
+    return validate_documents(docs, problems, crd_dir, kubernetes_version)
+
+
+def validate_documents(
+    docs: list[Document],
+    problems: list[str],
+    crd_dir: Path | Sequence[Path] | None = None,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+) -> Report:
+    """Every check over ``docs`` (``problems``: what loading them found already)."""
+    report = Report(problems=list(problems), objects=len(docs))
     kube = KubeSchemas(kubernetes_version)
-    crds = load_crds(crd_dir) if crd_dir is not None else None
+    sources = _as_list(crd_dir)
+    crds = load_crds(sources) if sources else None
     if crds is not None and not crds.served:
-        report.notes.append(f"{crd_dir}: no CustomResourceDefinition found; Tekton kinds not schema-checked")
+        where = ", ".join(map(str, sources))
+        report.notes.append(f"{where}: no CustomResourceDefinition found; Tekton kinds not schema-checked")
         crds = None
     for doc in docs:
         if doc.obj.get("apiVersion") and doc.obj.get("kind"):
@@ -479,9 +624,11 @@ def validate_path(path: Path, crd_dir: Path | None = None,
                     embedded.setdefault("metadata", {}).setdefault("name", "embedded")
                     _schema_problems(doc, embedded, f"spec.resourcetemplates[{index}]", crds, kube, report)
     report.problems.extend(check_wiring(docs))
+    instance_problems, report.warnings = check_instance(docs)
+    report.problems.extend(instance_problems)
     if report.unchecked:
         counts = {key: report.unchecked.count(key) for key in sorted(set(report.unchecked))}
         listed = ", ".join(f"{key} ({count})" for key, count in counts.items())
-        hint = "" if crds is not None else "; pass --crd-dir with the Tekton CRDs to check them"
+        hint = "" if crds is not None else "; pass --crds with the Tekton CRDs (a release YAML) to check them"
         report.notes.append(f"no schema for {listed}: only the wiring checks ran on them{hint}")
     return report

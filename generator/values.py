@@ -48,6 +48,9 @@ class Values:
 
     data: dict[str, Any]
     sources: dict[KeyPath, str] = field(default_factory=dict)
+    written: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """Key path → the text as the user wrote it, for each scalar YAML read as no string (``1.2``,
+    ``30``, ``yes``, ``2:00:00``): messages echo what is in the file, not what YAML made of it."""
 
     def source_of(self, *paths: KeyPath) -> str:
         """The source that set the first of ``paths`` a user source touched: the path itself, a mapping
@@ -84,19 +87,48 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _overlay(values: Values, override: Mapping[str, Any], source: str) -> None:
+def _overlay(
+    values: Values, override: Mapping[str, Any], source: str, written: Mapping[tuple[str, ...], str]
+) -> None:
     values.data = _merge(values.data, override)
-    for path in _leaf_paths(dict(override)):
-        if path:
-            values.sources[path] = source
+    paths = [path for path in _leaf_paths(dict(override)) if path]
+    for path in paths:
+        values.sources[path] = source
+    kept = {
+        key: text for key, text in values.written.items() if not any(key[: len(p)] == p for p in paths)
+    }
+    values.written = {**kept, **written}
 
 
-def parse_values_file(path: Path) -> dict[str, Any]:
-    """Read one user values file; an empty file is no override."""
+def written_scalars(text: str, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], str]:
+    """Key path → text as written, of every plain scalar YAML reads as something other than a string."""
     try:
-        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    out: dict[tuple[str, ...], str] = {}
+    todo: list[tuple[yaml.Node | None, tuple[str, ...]]] = [(root, prefix)]
+    while todo:
+        node, path = todo.pop()
+        if isinstance(node, yaml.MappingNode):
+            todo.extend((value, (*path, str(key.value))) for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend((item, (*path, str(index))) for index, item in enumerate(node.value))
+        elif isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:str":
+            out[path] = node.value
+    return out
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValuesError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+
+
+def parse_values_file(path: Path, text: str | None = None) -> dict[str, Any]:
+    """Read one user values file (``text``: its content, already read); an empty file is no override."""
+    text = _read(path) if text is None else text
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -113,12 +145,17 @@ def parse_values_file(path: Path) -> dict[str, Any]:
     return loaded
 
 
-def parse_set(argument: str) -> dict[str, Any]:
-    """``key.path=value`` to a nested mapping; the value is read as YAML (``\\.`` escapes a dot in a key)."""
+def _split_set(argument: str) -> tuple[list[str], str]:
+    """``key.path=value`` → (the key's parts, the value's text)."""
     key, sep, raw = argument.partition("=")
     if not sep or not key or not _SET_KEY.match(key):
         raise ValuesError([f"--set {argument}: expected key.path=value"])
-    parts = [part.replace("\\.", ".") for part in re.split(r"(?<!\\)\.", key)]
+    return [part.replace("\\.", ".") for part in re.split(r"(?<!\\)\.", key)], raw
+
+
+def parse_set(argument: str) -> dict[str, Any]:
+    """``key.path=value`` to a nested mapping; the value is read as YAML (``\\.`` escapes a dot in a key)."""
+    parts, raw = _split_set(argument)
     if raw == "":
         value: Any = ""
     else:
@@ -138,12 +175,14 @@ def load_values(files: Sequence[Path] = (), sets: Sequence[str] = ()) -> Values:
     problems: list[str] = []
     for path in files:
         try:
-            _overlay(values, parse_values_file(Path(path)), str(path))
+            text = _read(Path(path))
+            _overlay(values, parse_values_file(Path(path), text), str(path), written_scalars(text))
         except ValuesError as exc:
             problems.extend(exc.problems)
     for argument in sets:
         try:
-            _overlay(values, parse_set(argument), f"--set {argument}")
+            parts, raw = _split_set(argument)
+            _overlay(values, parse_set(argument), f"--set {argument}", written_scalars(raw, tuple(parts)))
         except ValuesError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -202,22 +241,35 @@ def _unknown_keys(error: jsonschema.ValidationError, root: dict[str, Any]) -> tu
     return sorted((key for key in instance if key not in known), key=str), sorted(known)
 
 
-def _messages(error: jsonschema.ValidationError, root: dict[str, Any]) -> list[tuple[KeyPath, str]]:
-    """One (path, message) per problem in ``error``, in words a user acts on."""
+def _messages(
+    error: jsonschema.ValidationError, root: dict[str, Any], written: Mapping[tuple[str, ...], str]
+) -> list[tuple[KeyPath, str]]:
+    """One (path, message) per problem in ``error``, in words a user acts on; a scalar is shown as the
+    user wrote it (``written``), not as YAML read it."""
     path: KeyPath = tuple(error.absolute_path)
     validator = error.validator
     schema = error.schema
     got = _kind(error.instance)
+    if not isinstance(error.instance, dict | list):
+        got = written.get(tuple(str(part) for part in path), got)
+    if "propertyNames" in error.absolute_schema_path:
+        # A key of a mapping (labels, annotations): the error's instance is the key itself.
+        return [(path, f"key {_kind(error.instance)} {schema.get('x-error', 'is not a valid key')}")]
     if validator == "anyOf":
         # anyOf [const "", url]: report the branch that is not the empty-string escape hatch.
         meaningful = [sub for sub in error.context or () if sub.validator != "const"]
         if meaningful:
-            return _messages(meaningful[0], root)
+            return _messages(meaningful[0], root, written)
         return [(path, f"invalid value {got}")]
     if validator == "type":
         wanted = schema["type"]
         names = [_TYPE_NAMES.get(t, t) for t in ([wanted] if isinstance(wanted, str) else wanted)]
-        return [(path, f"expected {' or '.join(names)}, got {got}")]
+        expected = schema.get("x-type-error") or f"expected {' or '.join(names)}"
+        hint = ""
+        if "x-type-error" not in schema and wanted == "string" and isinstance(error.instance, int | float):
+            # 1.2, 30, true: YAML read a number or a boolean where a string was meant.
+            hint = f' — quote it: "{got}"'
+        return [(path, f"{expected}, got {got}{hint}")]
     if validator == "enum":
         options = ", ".join(json.dumps(option) for option in schema["enum"])
         return [(path, f"expected one of {options}, got {got}")]
@@ -300,7 +352,7 @@ def validate_values(values: Values) -> None:
     validator = jsonschema.Draft202012Validator(schema)
     found: list[Problem] = []
     for error in validator.iter_errors(values.data):
-        found.extend((path, message, (path,)) for path, message in _messages(error, schema))
+        found.extend((path, message, (path,)) for path, message in _messages(error, schema, values.written))
     if not found:
         found = _semantic_problems(values.data)
     if found:

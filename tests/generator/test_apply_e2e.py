@@ -4,6 +4,7 @@ grant is evaluated by the API server's own authorizer: each actor can do its job
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -124,3 +125,53 @@ def test_rbac_grants_each_actor_its_job_and_nothing_more(
     namespace = rbac_namespace
     target = namespace if where == HERE else where
     assert _allowed(kube_apiserver, namespace, account, verb, group, resource, target) is allowed
+
+
+def test_the_documented_prune_command_removes_what_is_no_longer_rendered_and_nothing_else(
+    kube_apiserver: Any, tmp_path: Any
+) -> None:
+    """docs/operations.md's `kubectl apply -k ... --prune`, as written, on the real API server."""
+    import subprocess
+
+    from kubernetes import client
+
+    from peribolos_core.token_secret import build_secret
+
+    from .test_docs import _prune
+    from .test_kustomize import _render, kubectl
+
+    def run(argv: list[str]) -> None:
+        done = subprocess.run(
+            [kubectl(), "--kubeconfig", str(kube_apiserver.kubeconfig), *argv[1:]],
+            capture_output=True, text=True, timeout=180, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+
+    documented = _prune()
+    folder = str(_render(tmp_path / "manifests", "namespace=peribolos"))
+    other = str(_render(tmp_path / "other", "namespace=other-install"))
+    run(["kubectl", "apply", "-k", other])
+    run(["kubectl", "apply", "-k", folder])
+    core = client.CoreV1Api(kube_apiserver.api_client())
+    token = build_secret(1001, "t0k3n", datetime(2030, 1, 1, tzinfo=UTC), "octo-org", "Organization")
+    core.create_namespaced_secret("peribolos", token)
+    _render(tmp_path / "manifests", "namespace=peribolos", "refresher.enabled=false",
+            "networkPolicy.enabled=false")
+    run([folder if arg == "manifests.new/" else arg for arg in documented])
+
+    api = kube_apiserver.api_client()
+    batch, rbac = client.BatchV1Api(api), client.RbacAuthorizationV1Api(api)
+    assert batch.list_namespaced_cron_job("peribolos").items == []
+    assert client.NetworkingV1Api(api).list_namespaced_network_policy("peribolos").items == []
+    roles = {r.metadata.name for r in rbac.list_namespaced_role("peribolos").items}
+    assert roles == {"peribolos-eventlistener", "peribolos-taskrun"}
+    # Kept: what is still rendered, the namespace, the Secrets, and the other install entirely.
+    assert client.AppsV1Api(api).read_namespaced_deployment("peribolos-interceptor", "peribolos")
+    assert core.read_namespace("peribolos")
+    assert core.read_namespaced_secret(token["metadata"]["name"], "peribolos")
+    assert batch.read_namespaced_cron_job("peribolos-token-refresher", "other-install")
+    assert rbac.read_cluster_role("peribolos-eventlistener-other-install")
+    custom = client.CustomObjectsApi(api)
+    for name in ("peribolos", "peribolos-other-install"):
+        assert custom.get_cluster_custom_object("triggers.tekton.dev", "v1alpha1", "clusterinterceptors",
+                                                name)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from generator.cli import main
 from generator.docs import values_markdown
+from generator.validate import kubernetes_versions
 from generator.values import defaults_text, load_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +37,7 @@ def test_bad_values_exit_2_with_one_line_each(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["render", "-f", str(bad)])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"error: {bad}: image.tag: expected a string, got 1.2",
+        f'error: {bad}: image.tag: expected a string, got 1.2 — quote it: "1.2"',
         f"error: {bad}: interceptor.replicas: expected at least 1, got 0",
     ]
     assert result.stdout == ""
@@ -61,8 +63,8 @@ def test_committed_deploy_matches_the_default_render(tmp_path: Path) -> None:
     """deploy/ is the golden render of the defaults: any change to the manifests shows up in review."""
     CliRunner().invoke(main, ["render", "--output-dir", str(tmp_path)])
     deploy = REPO / "deploy"
-    assert sorted(p.name for p in deploy.glob("*.yaml")) == sorted(p.name for p in tmp_path.glob("*.yaml"))
-    for path in tmp_path.glob("*.yaml"):
+    assert sorted(p.name for p in deploy.iterdir()) == sorted(p.name for p in tmp_path.iterdir())
+    for path in tmp_path.iterdir():
         assert (deploy / path.name).read_text() == path.read_text(), (
             f"deploy/{path.name} is stale: make manifests"
         )
@@ -82,12 +84,23 @@ def test_github_app_manifest_without_url_exits_2() -> None:
     assert result.stderr.startswith("error: githubApp.webhookUrl: required")
 
 
-def test_validate_refuses_an_unknown_kubernetes_version(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["validate", str(tmp_path), "--kubernetes-version", "1.2"])
+@pytest.mark.parametrize("version", ["1.2", "1.40", "2.0", "latest", "1.3x"])
+def test_validate_refuses_a_kubernetes_version_it_has_no_schemas_for(tmp_path: Path, version: str) -> None:
+    result = CliRunner().invoke(main, ["validate", str(tmp_path), "--kubernetes-version", version])
     assert result.exit_code == 2
-    assert result.stderr.startswith(
-        "error: --kubernetes-version 1.2: no Kubernetes schemas for 1.2 (known: 1.25.0"
+    known = ", ".join(kubernetes_versions())
+    assert result.stderr == (
+        f"error: --kubernetes-version: no Kubernetes schemas for {version!r}; known versions: {known}\n"
     )
+    assert known.startswith("1.25, 1.26, ")
+
+
+@pytest.mark.parametrize("version", ["1.32", "1.33.4", "v1.30"])
+def test_validate_takes_a_known_minor_with_or_without_patch(tmp_path: Path, version: str) -> None:
+    CliRunner().invoke(main, ["render", "--output-dir", str(tmp_path)])
+    args = ["validate", str(tmp_path / "rbac.yaml"), "--kubernetes-version", version]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.stderr
 
 
 def test_validate_reports_ok_on_stderr(tmp_path: Path) -> None:

@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.render import CONCERNS, KUSTOMIZATION, render_files, render_objects, render_stream, write_dir
+from generator.output_dir import MARKER
+from generator.render import (
+    CONCERNS,
+    KUSTOMIZATION,
+    KUSTOMIZE_CONFIG,
+    render_files,
+    render_objects,
+    render_stream,
+    write_dir,
+)
 from generator.validate import validate_path
 from generator.values import load_values
 from tekton.interceptor.server import GRACEFUL_SHUTDOWN_SECONDS
@@ -64,8 +73,10 @@ def test_output_dir_has_one_file_per_concern_and_a_kustomization(tmp_path: Path)
     names = sorted(p.name for p in written)
     kustomization = yaml.safe_load((tmp_path / KUSTOMIZATION).read_text())
     assert kustomization["kind"] == "Kustomization"
-    assert sorted([*kustomization["resources"], KUSTOMIZATION]) == names
+    assert kustomization["configurations"] == [KUSTOMIZE_CONFIG]
+    assert sorted([*kustomization["resources"], KUSTOMIZATION, KUSTOMIZE_CONFIG]) == names
     assert kustomization["resources"] == [f"{c}.yaml" for c in CONCERNS if f"{c}.yaml" in names]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, MARKER])
     # The stream is the files' objects in the kustomization's order.
     from_files = [
         doc
@@ -301,12 +312,12 @@ def test_sync_runs_ensure_token_fetch_config_peribolos_confirm_and_report() -> N
     assert peribolos["command"] == ["/ko-app/peribolos"]
     assert peribolos["args"] == [
         "--github-endpoint=https://github.example.com/api/v3",
+        "--github-graphql-endpoint=https://github.example.com/api/graphql",
         "--config-path=/var/run/peribolos/config/peribolos.yaml",
         "--github-token-path=/var/run/peribolos/token/token",
         "--require-self=false",
         "--min-admins=3",
         "--maximum-removal-delta=0.1",
-        "--github-graphql-endpoint=https://github.example.com/api/graphql",
         "--fix-org",
         "--fix-org-members",
         "--fix-teams",
@@ -454,3 +465,78 @@ def test_interceptor_keeps_serving_while_its_endpoint_is_removed() -> None:
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[0] == "sleep"
     assert pod["terminationGracePeriodSeconds"] > int(pre_stop[1]) + GRACEFUL_SHUTDOWN_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("sets", "endpoint", "graphql"),
+    [
+        pytest.param([], "https://api.github.com", "https://api.github.com/graphql", id="github.com"),
+        pytest.param(
+            ["github.apiUrl=https://ghe.example.com/api/v3"],
+            "https://ghe.example.com/api/v3",
+            "https://ghe.example.com/api/graphql",
+            id="enterprise-derived",
+        ),
+        pytest.param(
+            ["github.apiUrl=https://ghe.example.com/api/v3", "github.graphqlUrl=https://gql.example.com/"],
+            "https://ghe.example.com/api/v3",
+            "https://gql.example.com/",
+            id="explicit",
+        ),
+    ],
+)
+def test_peribolos_calls_the_graphql_endpoint_of_the_configured_github(
+    sets: list[str], endpoint: str, graphql: str
+) -> None:
+    """peribolos' own default is github.com's GraphQL: an Enterprise install must never fall back to it."""
+    objects = [o for group in render_objects(load_values([], sets)).values() for o in group]
+    for task in ("peribolos-sync", "peribolos-dry-run"):
+        args = _task_step(objects, task, "peribolos")["args"]
+        assert f"--github-endpoint={endpoint}" in args
+        assert [a for a in args if a.startswith("--github-graphql-endpoint=")] == [
+            f"--github-graphql-endpoint={graphql}"
+        ]
+
+
+CLUSTER_SCOPED = ("ClusterInterceptor", "ClusterRole", "ClusterRoleBinding")
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name"),
+    [("peribolos", "peribolos"), ("team-a", "peribolos-team-a"), ("peribolos-x", "peribolos-peribolos-x")],
+)
+def test_the_cluster_interceptor_is_named_for_its_namespace_and_the_triggers_call_it(
+    namespace: str, name: str
+) -> None:
+    rendered = render_objects(load_values([], [f"namespace={namespace}"]))
+    objects = [o for group in rendered.values() for o in group]
+    interceptor = _one(objects, "ClusterInterceptor", name)
+    assert interceptor["spec"]["clientConfig"]["service"]["namespace"] == namespace
+    listener = _one(objects, "EventListener", "peribolos")
+    refs = {i["ref"]["name"] for t in listener["spec"]["triggers"] for i in t["interceptors"]}
+    assert refs == {"github", name}
+
+
+def test_two_installs_share_no_cluster_wide_object() -> None:
+    """Applying a second install must never re-point (or, deleted, remove) the first one's objects."""
+    names = []
+    for namespace in ("peribolos", "team-a", "peribolos-team"):
+        values = load_values([], [f"namespace={namespace}"])
+        objects = [o for group in render_objects(values).values() for o in group]
+        names.append({(o["kind"], o["metadata"]["name"]) for o in objects if o["kind"] in CLUSTER_SCOPED})
+    assert all(len(found) == 3 for found in names)
+    for index, found in enumerate(names):
+        for other in names[index + 1 :]:
+            assert not found & other
+
+
+def test_tasks_carry_the_tekton_catalog_annotations(case: str) -> None:
+    for task in _find(flat_objects(case), "Task"):
+        annotations = task["metadata"]["annotations"]
+        assert annotations["tekton.dev/pipelines.minVersion"] == "1.15.0"
+        assert annotations["tekton.dev/displayName"] == "peribolos " + task["metadata"]["name"].removeprefix(
+            "peribolos-"
+        )
+        assert "peribolos" in annotations["tekton.dev/tags"].split(", ")
+        assert annotations["tekton.dev/platforms"] == "linux/amd64"
+        assert task["metadata"]["labels"]["app.kubernetes.io/version"]

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from generator.cli import main
 from generator.render import render_objects
-from generator.validate import check_wiring, validate_path
+from generator.validate import Document, check_wiring, validate_path
 
 from .conftest import case_values, tekton_crd_dir
 
@@ -371,7 +371,7 @@ def test_without_crds_tekton_kinds_get_only_the_wiring_checks_and_a_note(tmp_pat
     objects = render_objects(case_values("defaults"))
     report = validate_path(_write(copy.deepcopy(objects), tmp_path), crd_dir=None)
     assert report.problems == []
-    assert len(report.notes) == 1 and "pass --crd-dir" in report.notes[0]
+    assert len(report.notes) == 1 and "pass --crds" in report.notes[0]
 
 
 @pytest.mark.parametrize(
@@ -422,3 +422,124 @@ def test_rendered_defaults_pass_the_real_tekton_crd_schemas(tmp_path: Path) -> N
         report = validate_path(_write(copy.deepcopy(objects), out), crd_dir=crd_dir)
         assert report.problems == [], case
         assert report.notes == [] or all("route.openshift.io" in note for note in report.notes), report.notes
+
+
+def _interceptor_crd() -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": {"type": "object", "properties": {"clientConfig": {"type": "object"}}},
+        },
+    }
+    return _crd("triggers.tekton.dev", "ClusterInterceptor", {"v1alpha1": schema})
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param("release-yaml", id="release-yaml-with-other-kinds"),
+        pytest.param("kubectl-get-crd-list", id="kubectl-get-crd-o-yaml"),
+        pytest.param("folder", id="folder"),
+    ],
+)
+def test_crds_come_from_a_release_yaml_a_crd_list_or_a_folder(tmp_path: Path, layout: str) -> None:
+    """Where users get the CRDs: Tekton's release.yaml, their cluster (kubectl get crd -o yaml), a folder."""
+    crd = _interceptor_crd()
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "tekton-triggers"}}
+    if layout == "release-yaml":
+        source = tmp_path / "release.yaml"
+        source.write_text(yaml.safe_dump_all([{"kind": "Namespace"}, crd, deployment]))
+    elif layout == "kubectl-get-crd-list":
+        source = tmp_path / "crds.yaml"
+        source.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [crd]}))
+    else:
+        source = tmp_path / "crds"
+        source.mkdir()
+        (source / "a.yaml").write_text(yaml.safe_dump(crd))
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    bad = {
+        "apiVersion": "triggers.tekton.dev/v1alpha1",
+        "kind": "ClusterInterceptor",
+        "metadata": {"name": "x"},
+        "spec": {"clientConfig": {}, "typo": 1},
+    }
+    (manifests / "x.yaml").write_text(yaml.safe_dump(bad))
+    result = CliRunner().invoke(main, ["validate", str(manifests), "--crds", str(source)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: x.yaml: ClusterInterceptor/x: spec: Additional properties are not allowed ('typo' was "
+        "unexpected)\n"
+    )
+
+
+def test_crds_have_no_default_from_the_test_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newcomer has no $E2E_CACHE: what validate checks must not depend on the test tools' cache."""
+    crds = tmp_path / "cache" / "crds"
+    crds.mkdir(parents=True)
+    (crds / "ci.yaml").write_text(yaml.safe_dump(_interceptor_crd()))
+    monkeypatch.setenv("E2E_CACHE", str(tmp_path / "cache"))
+    CliRunner().invoke(main, ["render", "--output-dir", str(tmp_path / "out")])
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "out")])
+    assert result.exit_code == 0
+    assert "pass --crds with the Tekton CRDs (a release YAML) to check them" in result.stderr
+
+
+def _docs(*sets: str) -> list[Document]:
+    from generator.values import load_values
+
+    objects = render_objects(load_values(sets=list(sets)))
+    return [Document(f"{concern}.yaml", o) for concern, group in objects.items() for o in group]
+
+
+def _set_namespace(docs: list[Document], namespace: str, *, service_too: bool) -> list[Document]:
+    """What a kustomize namespace: overlay does (with or without the base's kustomizeconfig.yml)."""
+    out = []
+    for doc in docs:
+        obj = copy.deepcopy(doc.obj)
+        if obj["metadata"].get("namespace"):
+            obj["metadata"]["namespace"] = namespace
+        if obj["kind"] == "ClusterInterceptor" and service_too:
+            obj["spec"]["clientConfig"]["service"]["namespace"] = namespace
+        out.append(Document(doc.file, obj))
+    return out
+
+
+def test_instance_checks_pass_on_every_render() -> None:
+    from generator.validate import check_instance
+
+    for sets in ([], ["namespace=team-a"], ["namespace=team-b", "interceptor.url=http://127.0.0.1:1/"]):
+        assert check_instance(_docs(*sets)) == ([], []), sets
+
+
+def test_a_namespace_overlay_without_the_service_reference_is_a_problem_and_a_takeover_warning() -> None:
+    from generator.validate import check_instance
+
+    problems, warnings = check_instance(_set_namespace(_docs(), "team-a", service_too=False))
+    assert problems == [
+        "interceptor.yaml: ClusterInterceptor/peribolos: spec.clientConfig.service.namespace: 'peribolos', "
+        "but the Service peribolos-interceptor is in team-a: the EventListener would call another install's "
+        "interceptor or none (an overlay's namespace: on a base without its kustomizeconfig.yml?)"
+    ]
+    (warning,) = warnings
+    assert "ClusterInterceptor/peribolos belong to the install in namespace peribolos" in warning
+    problems, warnings = check_instance(_set_namespace(_docs(), "team-a", service_too=True))
+    assert problems == [] and len(warnings) == 1
+
+
+def test_a_cluster_interceptor_named_for_another_install_is_a_warning_even_without_labels() -> None:
+    from generator.validate import check_instance
+
+    docs = _docs("namespace=team-a")
+    for doc in docs:
+        if doc.kind == "ClusterInterceptor":
+            doc.obj["metadata"]["labels"].pop("app.kubernetes.io/instance")
+            doc.obj["metadata"]["name"] = "peribolos"
+    (warning,) = check_instance(docs)[1]
+    assert warning.startswith(
+        "the cluster-wide ClusterInterceptor/peribolos belong to the install in namespace peribolos, but "
+        "these manifests install into team-a"
+    )

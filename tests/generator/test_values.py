@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,49 @@ def _problems(files: list[Path] = (), sets: list[str] = ()) -> list[str]:  # typ
 
 # (--set argument, key reported, message): the line is "--set <argument>: <key>: <message>".
 VALUE_ERRORS = [
-    ("image.tag=1.2", "image.tag", "expected a string, got 1.2", "type-string"),
+    ("image.tag=1.2", "image.tag", 'expected a string, got 1.2 — quote it: "1.2"', "type-string-quote-it"),
+    ("image.tag=1.10", "image.tag", 'expected a string, got 1.10 — quote it: "1.10"', "number-as-written"),
+    ("image.tag=yes", "image.tag", 'expected a string, got yes — quote it: "yes"', "yaml-bool-as-written"),
+    (
+        "taskRun.timeout=30",
+        "taskRun.timeout",
+        'expected a duration string such as "30m", got 30',
+        "duration-bare-number",
+    ),
+    (
+        "taskRun.timeout=2:00:00",
+        "taskRun.timeout",
+        'expected a duration string such as "30m", got 2:00:00',
+        "duration-sexagesimal-as-written",
+    ),
+    (
+        "extraLabels={Bad Key: x}",
+        "extraLabels",
+        'key "Bad Key" is not a valid key: an optional prefix (a DNS subdomain, lower case, at most 253 '
+        "characters) and '/', then a name of at most 63 letters, digits, '-', '_' or '.' that starts and "
+        "ends with a letter or digit",
+        "label-key-space",
+    ),
+    ("extraLabels={a/b/c: x}", "extraLabels", 'key "a/b/c" is not a valid key', "label-key-two-slashes"),
+    ("extraLabels={Example.com/x: y}", "extraLabels", 'key "Example.com/x" is not', "label-prefix-upper"),
+    ("extraLabels={" + "k" * 64 + ": v}", "extraLabels", f'key "{"k" * 64}" is not', "label-name-too-long"),
+    (
+        "extraLabels={team: a b}",
+        "extraLabels.team",
+        "must be a label value: empty, or at most 63 letters, digits, '-', '_' or '.' that start and end "
+        'with a letter or digit, got "a b"',
+        "label-value",
+    ),
+    ("extraLabels={team: " + "v" * 64 + "}", "extraLabels.team", "must be a label value", "label-value-long"),
+    ("extraLabels={team: 1}", "extraLabels.team", 'expected a string, got 1 — quote it: "1"', "label-number"),
+    ("extraAnnotations={-x: y}", "extraAnnotations", 'key "-x" is not a valid key', "annotation-key"),
+    ("nodeSelector={x y: z}", "nodeSelector", 'key "x y" is not a valid key', "node-selector-key"),
+    (
+        "exposure.ingress.annotations={_a: b}",
+        "exposure.ingress.annotations",
+        'key "_a" is not a valid key',
+        "ingress-annotation-key",
+    ),
     ("interceptor.replicas=two", "interceptor.replicas", 'expected an integer, got "two"', "type-integer"),
     ("createNamespace=1", "createNamespace", "expected true or false, got 1", "type-boolean"),
     ("image=3", "image", "expected a mapping, got 3", "type-mapping"),
@@ -257,7 +300,7 @@ def test_problem_is_blamed_on_the_file_that_set_the_key(tmp_path: Path) -> None:
     good.write_text("image:\n  tag: '1.0'\n")
     bad.write_text("image:\n  tag: 1.2\ninterceptor:\n  replicas: 0\n")
     assert _problems([good, bad]) == [
-        f"{bad}: image.tag: expected a string, got 1.2",
+        f'{bad}: image.tag: expected a string, got 1.2 — quote it: "1.2"',
         f"{bad}: interceptor.replicas: expected at least 1, got 0",
     ]
 
@@ -300,3 +343,36 @@ def test_bad_yaml_says_where(tmp_path: Path) -> None:
     path = tmp_path / "values.yaml"
     path.write_text("image:\n  tag: [unclosed\n")
     assert " at line 3 column 1" in _problems([path])[0]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        pytest.param({"team": "platform"}, id="plain"),
+        pytest.param({"example.com/team": "a-b_c.d"}, id="prefixed"),
+        pytest.param({"app.kubernetes.io/part-of": ""}, id="empty-value"),
+        pytest.param({"a" * 63: "b" * 63}, id="longest-name-and-value"),
+        pytest.param({"x" * 253 + "/n": "v"}, id="longest-prefix"),
+    ],
+)
+def test_valid_label_keys_and_values_pass(labels: dict[str, str]) -> None:
+    values = load_values(sets=[f"extraLabels={json.dumps(labels)}", f"extraAnnotations={json.dumps(labels)}"])
+    assert values.data["extraLabels"] == labels
+
+
+def test_prefix_longer_than_253_is_refused() -> None:
+    key = "x" * 254 + "/n"
+    assert _problems(sets=[f'extraLabels={{"{key}": v}}'])[0].startswith(
+        f'--set extraLabels={{"{key}": v}}: extraLabels: key "{key}" is not a valid key'
+    )
+
+
+def test_scalars_are_echoed_as_written_in_files_and_the_last_source_wins(tmp_path: Path) -> None:
+    first = tmp_path / "first.yaml"
+    second = tmp_path / "second.yaml"
+    first.write_text("taskRun:\n  timeout: 2:00:00\nimage: {tag: 1.10}\n")
+    second.write_text("taskRun:\n  timeout: 90\n")
+    assert _problems([first, second]) == [
+        f'{first}: image.tag: expected a string, got 1.10 — quote it: "1.10"',
+        f'{second}: taskRun.timeout: expected a duration string such as "30m", got 90',
+    ]
