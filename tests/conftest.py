@@ -1,6 +1,6 @@
 """Shared fixtures: a real Kubernetes API server (etcd + kube-apiserver built by ``make e2e-tools``).
 
-- ``kube_apiserver`` (session): a :class:`tests.e2e.controlplane.ControlPlane` with ``.url``, ``.kubeconfig``
+- ``kube_apiserver`` (session): a :class:`tests.infra.controlplane.ControlPlane` with ``.url``, ``.kubeconfig``
   (admin, group system:masters), ``.ca``, ``.api_client()``, ``.apply(docs)`` (server-side apply),
   ``.service_account_kubeconfig(ns, name)`` (a TokenRequest token: real RBAC), ``.log_dir``.
   The Tekton Pipelines and Triggers CRDs are installed and Established. RBAC is the only authorizer.
@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.controlplane import ControlPlane, ControlPlaneError, find_tools, start_control_plane
+from tests.infra.controlplane import ControlPlane, ControlPlaneError, find_tools, start_control_plane
 
 _PLANE_FIXTURES = {"kube_apiserver", "core_v1", "namespace"}
 

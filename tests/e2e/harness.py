@@ -28,7 +28,7 @@ from typing import Any
 import requests
 import yaml
 
-from tests.e2e.controlplane import ControlPlane, ControlPlaneError, Process, Tools, free_port, wait_until
+from tests.infra.controlplane import ControlPlane, ControlPlaneError, Process, Tools, free_port, wait_until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github-webhooks"
 

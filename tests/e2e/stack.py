@@ -18,7 +18,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.e2e.controlplane import ControlPlane, Process, free_port
+from tests.infra.controlplane import ControlPlane, Process, free_port
 from tests.e2e.harness import (
     Interceptor,
     Sink,

@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e import payloads
 from tests.e2e.conftest import INSTALLATION_ID, ORG
-from tests.e2e.controlplane import find_tools
+from tests.infra.controlplane import find_tools
 from tests.e2e.harness import post_webhook, run_task_step, wait_for_taskruns
 from tests.e2e.stack import Stack
 from tests.fakes.github import FakeTeam, RecordedRequest

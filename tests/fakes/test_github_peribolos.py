@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.e2e.controlplane import find_tools
+from tests.infra.controlplane import find_tools
 from tests.fakes.client import mint
 from tests.fakes.github import FakeGitHub, FakeTeam, RecordedRequest
 

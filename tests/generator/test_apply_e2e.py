@@ -11,7 +11,7 @@ import pytest
 
 from generator.render import render_objects
 from generator.values import load_values
-from tests.e2e.controlplane import ControlPlane, ControlPlaneError, find_tools, start_control_plane
+from tests.infra.controlplane import ControlPlane, ControlPlaneError, find_tools, start_control_plane
 
 from .conftest import VALUES_DIR
 

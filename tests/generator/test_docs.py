@@ -252,7 +252,9 @@ def test_the_prune_command_is_complete_and_touches_only_this_install() -> None:
     rendered = {
         _gvk(o) for case in CASES for group in render_objects(case_values(case)).values() for o in group
     }
-    assert rendered - allowlist == {"core/v1/Namespace", "route.openshift.io/v1/Route"}
+    # Never pruned: the Namespace, and Secrets (the App's and the token Secrets live beside the rendered
+    # peribolos-eventlistener-env, which therefore stays when a render drops it).
+    assert rendered - allowlist == {"core/v1/Namespace", "core/v1/Secret", "route.openshift.io/v1/Route"}
     assert "--prune-allowlist=route.openshift.io/v1/Route" in (REPO / "docs" / "operations.md").read_text()
     assert not {a for a in allowlist if a.endswith(("/Secret", "/Namespace"))}
     selector = _selector(argv)
@@ -261,7 +263,7 @@ def test_the_prune_command_is_complete_and_touches_only_this_install() -> None:
     assert all(matches(selector, o["metadata"]["labels"]) for o in ours), "kubectl apply -l would skip some"
     others = [o for o in service_objects("team-b") if o["metadata"].get("labels")]
     assert not [o for o in others if matches(selector, o["metadata"]["labels"])]
-    tokens = [o for o in service_objects() if o["kind"] in ("Secret", "TaskRun")]
+    tokens = [o for o in service_objects() if o["kind"] in ("Secret", "TaskRun") and o not in ours]
     assert not [o for o in tokens if matches(selector, o["metadata"]["labels"])]
 
 

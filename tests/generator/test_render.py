@@ -205,10 +205,13 @@ def test_sink_kubernetes_client_rate_comes_from_the_values(sets: list[str], qps:
     listener = _one(objects, "EventListener", "peribolos")
     pod = listener["spec"]["resources"]["kubernetesResource"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
+    # Triggers' admission webhook allows only valueFrom.secretKeyRef in an EventListener's container env.
     assert container["env"] == [
-        {"name": "KUBE_API_QPS", "value": qps},
-        {"name": "KUBE_API_BURST", "value": burst},
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": "peribolos-eventlistener-env", "key": name}}}
+        for name in ("KUBE_API_QPS", "KUBE_API_BURST")
     ]
+    secret = _one(objects, "Secret", "peribolos-eventlistener-env")
+    assert secret["stringData"] == {"KUBE_API_QPS": qps, "KUBE_API_BURST": burst}
 
 
 def test_bindings_read_the_interceptor_extensions() -> None:

@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.controlplane import (
+from tests.infra.controlplane import (
     ControlPlane,
     ControlPlaneError,
     Process,

@@ -5,10 +5,9 @@ summary (``tests/fixtures/peribolos-output/``).
 the expected summaries next to them); ``test_plan_summary.py`` reads the captured files, and re-runs the
 scenarios when the binary is there to show the files are still what peribolos prints.
 
-The fake answers writes to org memberships (PUT/DELETE) but 404 for team and repo writes, so scenarios
-that change teams or repos run without ``--confirm`` (peribolos' dry-run client logs each write it would
-make and sends none); member changes run with ``--confirm``. This module adds the read-only repo endpoints
-peribolos' ``--fix-repos`` needs (``GET /orgs/{org}/repos``, ``GET /repos/{owner}/{repo}``) in a subclass.
+Scenarios that change teams or repos run without ``--confirm`` (peribolos' dry-run client logs each
+write it would make and sends none), as the dry-run check on a pull request does; member changes run with
+``--confirm``. The repositories a scenario names are created in the fake with their settings.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from peribolos_core.github import GitHubApp
 from tests.fakes.fixtures import APP_ID
-from tests.fakes.github import FakeGitHub, FakeTeam, _error, _Reply
+from tests.fakes.github import FakeGitHub, FakeTeam
 
 OUTPUT_DIR = Path(__file__).parent.parent / "fixtures" / "peribolos-output"
 ORG = "octo-org"
@@ -38,58 +37,16 @@ FIX_DEFAULT = ("--fix-org-members", "--fix-teams", "--fix-team-members", "--fix-
 """The generator's default ``--fix-*`` set."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class FakeRepo:
+    """A repository of the scenario's org and the settings peribolos' ``--fix-repos`` compares."""
+
     name: str
     description: str = ""
     private: bool = False
     archived: bool = False
     has_issues: bool = True
     has_wiki: bool = True
-    default_branch: str = "main"
-
-    def to_json(self, org: str) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "full_name": f"{org}/{self.name}",
-            "owner": {"login": org, "type": "Organization"},
-            "description": self.description,
-            "homepage": "",
-            "private": self.private,
-            "visibility": "private" if self.private else "public",
-            "archived": self.archived,
-            "has_issues": self.has_issues,
-            "has_projects": True,
-            "has_wiki": self.has_wiki,
-            "allow_squash_merge": True,
-            "allow_merge_commit": True,
-            "allow_rebase_merge": True,
-            "squash_merge_commit_title": "COMMIT_OR_PR_TITLE",
-            "squash_merge_commit_message": "COMMIT_MESSAGES",
-            "default_branch": self.default_branch,
-            "fork": False,
-        }
-
-
-class FakeGitHubWithRepos(FakeGitHub):
-    """The fake GitHub plus the two repository reads peribolos' ``--fix-repos`` makes."""
-
-    def __init__(self, *args: Any, repos: list[FakeRepo] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.repos = {repo.name.lower(): repo for repo in repos or []}
-
-    def _route(self, method: str, route: str, query: Any, headers: Any, auth: Any, payload: Any) -> _Reply:
-        if method == "GET" and (match := re.fullmatch(r"/orgs/([^/]+)/repos", route)):
-            self._check_token(auth, match.group(1), None, ("members", "read"))
-            items = [self.repos[name].to_json(match.group(1)) for name in sorted(self.repos)]
-            return self._page(route, query, items)
-        if method == "GET" and (match := re.fullmatch(r"/repos/([^/]+)/([^/]+)", route)):
-            self._check_token(auth, match.group(1), None, ("members", "read"))
-            repo = self.repos.get(match.group(2).lower())
-            if repo is None:
-                raise _error(404, "Not Found")
-            return _Reply(200, repo.to_json(match.group(1)))
-        return super()._route(method, route, query, headers, auth, payload)
 
 
 @dataclass(frozen=True)
@@ -279,8 +236,11 @@ def default_binary() -> Path | None:
 
 def run(binary: Path, scenario: Scenario, key: rsa.RSAPrivateKey, workdir: Path) -> Run:
     """peribolos with the scenario's config and flags against a fake GitHub holding its org state."""
-    with FakeGitHubWithRepos(APP_ID, key.public_key(), repos=list(scenario.repos)) as github:
+    with FakeGitHub(APP_ID, key.public_key()) as github:
         github.add_installation(INSTALLATION_ID, ORG)
+        for repo in scenario.repos:
+            github.add_repo(f"{ORG}/{repo.name}", description=repo.description, private=repo.private,
+                            archived=repo.archived, has_issues=repo.has_issues, has_wiki=repo.has_wiki)
         org = github.add_org(ORG, scenario.admins, scenario.members, scenario.teams)
         org.invitations.update(scenario.invitations)
         token = GitHubApp(APP_ID, key, api_url=github.api_url).mint_token(INSTALLATION_ID).token

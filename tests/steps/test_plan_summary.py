@@ -310,7 +310,7 @@ def test_captured_output_is_still_what_peribolos_prints(
 ) -> None:
     """Re-run each scenario with the built peribolos: the summary of a fresh run equals the golden one (the
     order of peribolos' lines varies from run to run: Go maps; the summary sorts)."""
-    from tests.e2e.controlplane import find_tools
+    from tests.infra.controlplane import find_tools
 
     binary = find_tools(modules=("peribolos",)).bin("peribolos")
     fresh = peribolos_runs.run(binary, scenario, app_key, tmp_path)

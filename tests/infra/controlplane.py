@@ -1,7 +1,7 @@
 """A real Kubernetes control plane for the tests: etcd and kube-apiserver on 127.0.0.1.
 
 Both binaries come from ``make e2e-tools`` (built from Go modules at pinned versions, see
-``tests/e2e/tools/``). Nothing here is a mock: requests go through the real API server, its admission,
+``tests/infra/tools/``). Nothing here is a mock: requests go through the real API server, its admission,
 its CRD validation (the Tekton CRDs are installed) and its RBAC authorizer. There is no controller
 manager, scheduler or kubelet: nothing runs Pods, and a deleted namespace stays ``Terminating``.
 """
@@ -53,6 +53,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get("E2E_CACHE") or Path.home() / ".cache" / "peribolos-e2e")
 
 
+MODULE_BINARIES: dict[str, list[str]] = {
+    "kube": ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
+             "kubectl"],
+    "pipeline": [f"tekton-{c}" for c in
+                 ("controller", "webhook", "entrypoint", "nop", "workingdirinit", "sidecarlogresults")],
+    "triggers": ["triggers-controller", "triggers-webhook", "eventlistenersink", "interceptors"],
+    "coredns": ["coredns"],
+    "peribolos": ["peribolos"],
+    "pause": ["pause"],
+}
+"""What build.sh puts in ``bin/`` for each module of ``tools/``."""
+ALL_MODULES = tuple(MODULE_BINARIES)
+
+
 def module_key(module: str) -> str:
     """Same key as build.sh: sha256 over the module's go.mod, go.sum, then its Go files in name order."""
     digest = hashlib.sha256()
@@ -80,18 +94,9 @@ class Tools:
 def find_tools(root: Path | None = None, modules: Iterable[str] = ("kube", "triggers")) -> Tools:
     """Check that ``make e2e-tools`` ran for the current go.mod files; raise with what to run if not."""
     tools = Tools(root or cache_dir())
-    wanted = {
-        "kube": ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
-                 "kube-proxy", "kubectl"],
-        "pipeline": [f"tekton-{c}" for c in
-                     ("controller", "webhook", "entrypoint", "nop", "workingdirinit", "sidecarlogresults")],
-        "triggers": ["triggers-controller", "triggers-webhook", "eventlistenersink", "interceptors"],
-        "coredns": ["coredns"],
-        "peribolos": ["peribolos"],
-        "pause": ["pause"],
-    }
+    wanted = MODULE_BINARIES
     hint = (
-        f"run `make e2e-tools` (or `bash tests/e2e/tools/build.sh {tools.root}`); "
+        f"run `make e2e-tools` (or `bash tests/infra/tools/build.sh {tools.root}`); "
         "it needs Go, see docs/testing.md"
     )
     for module in modules:
@@ -101,7 +106,7 @@ def find_tools(root: Path | None = None, modules: Iterable[str] = ("kube", "trig
         key_file = tools.root / f"{module}.key"
         if not key_file.is_file() or key_file.read_text().strip() != module_key(module):
             raise ControlPlaneError(
-                f"e2e tools in {tools.root} were built from another tests/e2e/tools/{module}/go.mod; {hint}"
+                f"e2e tools in {tools.root} were built from another tests/infra/tools/{module}/go.mod; {hint}"
             )
     if "triggers" in modules:
         if not tools.crd_files:

@@ -3,7 +3,7 @@
 # through the Go module proxy only, into a cache folder reused by later runs. (The node's Debian packages
 # come from debian-packages.sh, its images from images.py.)
 #
-#   bash tests/e2e/tools/build.sh [CACHE_DIR]        (default: $E2E_CACHE or ~/.cache/peribolos-e2e)
+#   bash tests/infra/tools/build.sh [CACHE_DIR]        (default: $E2E_CACHE or ~/.cache/peribolos-e2e)
 #
 # Layout of CACHE_DIR:
 #   bin/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler,kubelet,kube-proxy,kubectl}
@@ -20,7 +20,7 @@
 #   triggers-config/*.yaml                   Triggers' ConfigMaps, RBAC and core interceptors
 #   <module>.key                             sha256 of go.mod+go.sum+*.go each module's build came from
 # A module is rebuilt only when one of those files changes (or one of its outputs is missing).
-# Images (tests/e2e/tools/images.py) are made from these binaries by `make cluster-images`.
+# Images (tests/infra/tools/images.py) are made from these binaries by `make cluster-images`.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -82,8 +82,10 @@ module_dir() {
   echo "$dir"
 }
 
-# module_version MODULE PATH : the version MODULE's go.mod requires of PATH.
-module_version() { (cd "$HERE/$1" && go list -m -f '{{.Version}}' "$2"); }
+# module_version MODULE PATH : the version MODULE's go.mod requires of PATH (read, not resolved).
+module_version() {
+  sed -n "s|^[[:space:]]*\(require[[:space:]]*\)\{0,1\}$2 \(v[^[:space:]]*\).*|\2|p" "$HERE/$1/go.mod" | head -n1
+}
 
 # copy_release NAME DIR : a writable copy of a module's config/ folder (the module cache is read-only).
 copy_release() {
@@ -102,6 +104,7 @@ if up_to_date kube "${KUBE_BINS[@]/#/bin/}" bin/etcd; then
 else
   rm -f "$CACHE/kube.key"
   kube_version="$(module_version kube k8s.io/kubernetes)"       # v1.34.4
+  [ -n "$kube_version" ] || die "no k8s.io/kubernetes version in $HERE/kube/go.mod"
   minor="${kube_version#v*.}"; minor="${minor%%.*}"
   # Unversioned, the binaries report v0.0.0-master+$Format:%H$, which kubectl and Tekton's
   # KUBERNETES_MIN_VERSION check cannot parse.

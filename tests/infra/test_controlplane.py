@@ -10,8 +10,8 @@ import pytest
 from kubernetes import client, dynamic
 from kubernetes.client.exceptions import ApiException
 
-from tests.e2e import controlplane
-from tests.e2e.controlplane import ControlPlane, ControlPlaneError, find_tools
+from tests.infra import controlplane
+from tests.infra.controlplane import ControlPlane, ControlPlaneError, find_tools
 
 
 def _taskrun(name: str, params: Any) -> dict[str, Any]:
@@ -90,27 +90,27 @@ def test_service_account_is_subject_to_rbac(
         assert info.value.status == 403
 
 
-def _fake_tools(root: Path, module_text: bytes) -> None:
+def _fake_tools(root: Path, key: str) -> None:
     (root / "bin").mkdir(parents=True)
-    for name in ("etcd", "kube-apiserver"):
+    for name in controlplane.MODULE_BINARIES["kube"]:
         path = root / "bin" / name
         path.write_text("#!/bin/sh\n")
         path.chmod(0o755)
-    (root / "kube.key").write_text(hashlib.sha256(module_text).hexdigest())
+    (root / "kube.key").write_text(key)
 
 
 @pytest.mark.parametrize(
     ("layout", "message"),
     [
         pytest.param("empty", "e2e tools missing", id="nothing-built"),
-        pytest.param("stale", "built from another tests/e2e/tools/kube/go.mod", id="go-mod-changed"),
+        pytest.param("stale", "built from another tests/infra/tools/kube/go.mod", id="go-mod-changed"),
         pytest.param("current", None, id="up-to-date"),
     ],
 )
 def test_find_tools_says_what_to_run(tmp_path: Path, layout: str, message: str | None) -> None:
-    current = b"".join((controlplane.TOOLS_DIR / "kube" / n).read_bytes() for n in ("go.mod", "go.sum"))
     if layout != "empty":
-        _fake_tools(tmp_path, current if layout == "current" else b"old go.mod")
+        old = hashlib.sha256(b"old go.mod").hexdigest()
+        _fake_tools(tmp_path, controlplane.module_key("kube") if layout == "current" else old)
     if message is None:
         assert find_tools(tmp_path, modules=["kube"]).bin("etcd") == tmp_path / "bin" / "etcd"
     else:

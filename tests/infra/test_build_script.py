@@ -1,4 +1,4 @@
-"""tests/e2e/tools/build.sh: clear failures without a usable Go, and no rebuild when nothing changed.
+"""tests/infra/tools/build.sh: clear failures without a usable Go, and no rebuild when nothing changed.
 
 Run with a stand-in ``go`` on PATH (a shell script answering ``go env GOVERSION`` and failing on anything
 that would build or download), so these cases take milliseconds and need no network.
@@ -6,28 +6,27 @@ that would build or download), so these cases take milliseconds and need no netw
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.controlplane import TOOLS_DIR
+from tests.infra import controlplane
+from tests.infra.controlplane import TOOLS_DIR
 
 BUILD_SH = TOOLS_DIR / "build.sh"
 OUTPUTS = {
-    "kube": ["bin/kube-apiserver", "bin/etcd"],
-    "triggers": [
-        "bin/eventlistenersink",
-        "bin/interceptors",
-        "crds/pipeline/300-taskrun.yaml",
-        "crds/triggers/300-eventlistener.yaml",
-        "triggers-config/core-interceptors.yaml",
-        "triggers-config/201-clusterrolebinding.yaml",
-    ],
-    "peribolos": ["bin/peribolos"],
+    module: [f"bin/{name}" for name in names] for module, names in controlplane.MODULE_BINARIES.items()
 }
+"""What build.sh checks before it calls a module up to date (its binaries, and the release configs)."""
+OUTPUTS["pipeline"] += ["release/pipeline/controller.yaml", "crds/pipeline/300-taskrun.yaml"]
+OUTPUTS["triggers"] += [
+    "release/triggers/controller.yaml",
+    "crds/triggers/300-eventlistener.yaml",
+    "triggers-config/core-interceptors.yaml",
+    "triggers-config/201-clusterrolebinding.yaml",
+]
 
 
 def _fake_go(bin_dir: Path, version: str) -> None:
@@ -48,8 +47,7 @@ def _built_cache(cache: Path) -> None:
             path = cache / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("built\n")
-        digest = hashlib.sha256(b"".join((TOOLS_DIR / module / n).read_bytes() for n in ("go.mod", "go.sum")))
-        (cache / f"{module}.key").write_text(digest.hexdigest() + "\n")
+        (cache / f"{module}.key").write_text(controlplane.module_key(module) + "\n")
 
 
 @pytest.mark.parametrize(
@@ -66,7 +64,7 @@ def _built_cache(cache: Path) -> None:
             id="go-too-old",
         ),
         pytest.param(
-            "go1.26.8", "built", 0, "kube-apiserver and etcd are up to date", id="cache-hit-no-build"
+            "go1.26.8", "built", 0, "Kubernetes and etcd are up to date", id="cache-hit-no-build"
         ),
         pytest.param("go1.27.0", "empty", 1, "building kube-apiserver from", id="build-failure-is-reported"),
     ],

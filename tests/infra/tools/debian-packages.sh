@@ -4,7 +4,7 @@
 # podman and debootstrap (the project's image, built from its Dockerfile on a Debian base made here),
 # busybox-static (Tekton's shell image), util-linux and iproute2 (namespaces, the node's bridge).
 #
-#   bash tests/e2e/tools/debian-packages.sh [--check]    (--check: only say what is missing, exit 1 if any)
+#   bash tests/infra/tools/debian-packages.sh [--check]    (--check: only say what is missing, exit 1 if any)
 set -euo pipefail
 
 DEBIAN_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack podman debootstrap
