@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +41,9 @@ USER_AGENT = f"peribolos-as-a-service/0.1.0 python-requests/{requests.__version_
 API_VERSION = "2022-11-28"
 SECONDARY_LIMIT_WAIT = 60.0
 """GitHub's advice when a secondary limit comes without retry-after: wait at least a minute."""
+MAX_RATE_LIMIT_WAIT = 3600.0
+"""Longest wait a rate-limit answer is taken at its word for: GitHub's primary limit resets within the hour,
+so a longer ``retry-after`` (``1e308``) or reset is clamped to this, and the message says so."""
 _MAX_MESSAGE = 300
 
 
@@ -74,15 +78,16 @@ def rate_limit_wait(status: int, headers: Mapping[str, str], message: str, now: 
     retry_after = _header(headers, "retry-after")
     if retry_after is not None:
         try:
-            return max(0.0, float(retry_after))
+            seconds = float(retry_after)
         except ValueError:
             return SECONDARY_LIMIT_WAIT
+        return SECONDARY_LIMIT_WAIT if math.isnan(seconds) else max(0.0, seconds)
     if _header(headers, "x-ratelimit-remaining") == "0":
         try:
             reset = float(_header(headers, "x-ratelimit-reset") or "")
         except ValueError:
             return SECONDARY_LIMIT_WAIT
-        return max(0.0, reset - now) + 1.0
+        return SECONDARY_LIMIT_WAIT if math.isnan(reset) else max(0.0, reset - now) + 1.0
     if status == 429 or "rate limit" in message.lower():
         return SECONDARY_LIMIT_WAIT
     return None
@@ -103,6 +108,9 @@ def error_for_response(
     text = f"{what}: HTTP {status}: {message}"
     wait = rate_limit_wait(status, headers, message, now)
     if wait is not None:
+        if wait > MAX_RATE_LIMIT_WAIT:
+            note = f"GitHub asked for {wait:.3g}s, clamped to {MAX_RATE_LIMIT_WAIT:.0f}s"
+            return RateLimited(status, f"{text} (retry in {MAX_RATE_LIMIT_WAIT:.0f}s: {note})", MAX_RATE_LIMIT_WAIT)
         return RateLimited(status, f"{text} (retry in {wait:.0f}s)", retry_after=wait)
     if status == 401:
         return BadCredentials(status, f"{text}; {hint_401}" if hint_401 else text)
@@ -123,7 +131,14 @@ def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
 def normalise_api_url(api_url: str) -> str:
     """``https://api.github.com`` or a GHES ``https://ghe.example.com/api/v3``, without a trailing slash."""
     url = api_url.strip().rstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number in 0-65535
+    except ValueError as exc:  # "http://[::1": an unclosed IPv6 bracket, a bad port
+        raise ConfigError(
+            f"GitHub API URL {api_url!r} is not a valid URL ({exc}): use https://api.github.com "
+            "or https://HOST/api/v3 for GitHub Enterprise Server"
+        ) from exc
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(
             f"GitHub API URL {api_url!r} is not an http(s) base URL: use https://api.github.com "

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from peribolos_core import logs
+from peribolos_core.errors import ConfigError
 from tekton.interceptor.decision import Config
 from tekton.interceptor.server import serve
 from tekton.interceptor.service import Interceptor, Settings
@@ -28,6 +29,7 @@ def parse_orgs(value: str | None) -> frozenset[str] | None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="peribolos-as-a-service")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104
 @click.option(
@@ -126,4 +128,8 @@ def main(
             "app_id": app_id,
         },
     )
-    serve(Interceptor(settings), host, port)
+    try:
+        serve(Interceptor(settings), host, port)
+    except ConfigError as exc:
+        log.error(str(exc))
+        raise click.UsageError(str(exc)) from exc

@@ -19,12 +19,14 @@ import asyncio
 import json
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable, MutableMapping
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
+from peribolos_core.errors import ConfigError
 from tekton.interceptor.service import MAX_REQUEST_BYTES, Interceptor, Response
 
 KEEP_ALIVE_SECONDS = 120.0
@@ -187,8 +189,20 @@ def _exiting(signum: int, frame: FrameType | None) -> None:
     handler takes it (and any later SIGTERM while the process exits) so the exit status is 0."""
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket; :class:`ConfigError` (exit 2) when ``host:port`` cannot be bound, instead of
+    uvicorn's own exit status 3."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:  # address in use, not an address of this machine, unknown host name
+        why = exc.strerror or str(exc)
+        raise ConfigError(f"cannot listen on {host}:{port}: {why}; check --host and --port") from exc
+
+
 def serve(interceptor: Interceptor, host: str, port: int) -> None:
     """Listen on ``host:port`` until SIGTERM or SIGINT; exit after the drain."""
+    sock = listen(host, port)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exiting)
-    build_server(interceptor, host, port).run()
+    build_server(interceptor, host, port).run(sockets=[sock])

@@ -1,9 +1,13 @@
 """The transport: the pure error/rate-limit decisions on literal answers, then the retry loop against the
 fake GitHub (a real HTTP server), with ``sleep`` recorded instead of slept."""
 
+import importlib
 import json
+import logging
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from peribolos_core.errors import (
@@ -125,6 +129,25 @@ def test_rate_limit_wait(status: int, headers: dict, message: str, wait: float |
     assert rate_limit_wait(status, headers, message, NOW) == wait
 
 
+@pytest.mark.parametrize(
+    ("headers", "retry_after", "said"),
+    [
+        ({"retry-after": "1e308"}, 3600.0, "GitHub asked for 1e+308s, clamped to 3600s"),
+        ({"retry-after": "inf"}, 3600.0, "GitHub asked for infs, clamped to 3600s"),
+        ({"retry-after": "nan"}, 60.0, "retry in 60s)"),
+        ({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1e308"}, 3600.0, "clamped to 3600s"),
+        ({"retry-after": "3600"}, 3600.0, "retry in 3600s)"),
+    ],
+    ids=["huge-retry-after", "infinite", "not-a-number", "huge-reset", "an-hour-is-kept"],
+)
+def test_absurd_waits_are_clamped_and_the_message_says_so(headers: dict, retry_after: float, said: str) -> None:
+    error = error_for_response(429, headers, body("slow down"), NOW, "GET /app")
+    assert isinstance(error, RateLimited)
+    assert error.retry_after == retry_after
+    assert said in str(error)
+    assert len(str(error)) < 200
+
+
 def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff_delay(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
 
@@ -151,6 +174,49 @@ def test_api_url_normalised(url: str, expected: str) -> None:
 def test_bad_api_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match="not an http"):
         normalise_api_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1", "https://ghe.example.com:99999/api/v3", "https://ghe.example.com:port/api/v3"],
+    ids=["unclosed-ipv6-bracket", "port-out-of-range", "port-not-a-number"],
+)
+def test_unparsable_api_url_is_a_config_error_not_a_value_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="is not a valid URL"):
+        normalise_api_url(url)
+
+
+@pytest.mark.parametrize(
+    ("main", "args"),
+    [
+        ("tekton.steps.cli:cli", ["install", "--installation-id", "1"]),
+        ("token_refresher.cli:cli", ["--namespace", "peribolos", "--dry-run"]),
+    ],
+    ids=["peribolos-step", "peribolos-refresh-tokens"],
+)
+def test_unparsable_api_url_exits_2_with_one_line(
+    main: str, args: list[str], app_key_file: Path, tmp_path: Path
+) -> None:
+    module, name = main.split(":")
+    command = getattr(importlib.import_module(module), name)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    env = {
+        "GITHUB_APP_ID": "4242",
+        "GITHUB_APP_PRIVATE_KEY_FILE": str(app_key_file),
+        "GITHUB_API_URL": "http://[::1",
+        "KUBECONFIG": str(kubeconfig),
+        "POD_NAMESPACE": "peribolos",
+    }
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    try:
+        result = CliRunner().invoke(command, args, env=env)
+    finally:
+        root.handlers[:] = handlers
+    assert result.exit_code == 2, result.output
+    assert "is not a valid URL" in result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(

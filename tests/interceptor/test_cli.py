@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,3 +66,9 @@ def test_bad_configuration_exits_2_before_serving(tmp_path: Path, args: list[str
     result = CliRunner().invoke(main, args, env={"WEBHOOK_SECRET": "", "GITHUB_APP_ID": ""})
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.split(", version ")[1].strip() == importlib.metadata.version("peribolos-as-a-service")

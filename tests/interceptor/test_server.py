@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tekton.interceptor.service import MAX_REQUEST_BYTES
 from tests.interceptor.conftest import (
     SECRET,
@@ -137,6 +139,21 @@ def test_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
         )
         assert proc.returncode == 2
         assert "no webhook secret" in proc.stderr
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "192.0.2.1"], ids=["port-in-use", "not-our-address"])
+def test_a_failed_bind_exits_2_with_one_line(interceptor_process: Start, host: str) -> None:
+    taken = interceptor_process(secrets=[SECRET])
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "peribolos-interceptor"), "--host", host, "--port", str(taken.port)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "WEBHOOK_SECRET": SECRET},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot listen on {host}:{taken.port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_sigterm_finishes_the_request_in_flight(tmp_path: Path) -> None:
