@@ -109,8 +109,9 @@ def error_for_response(
     wait = rate_limit_wait(status, headers, message, now)
     if wait is not None:
         if wait > MAX_RATE_LIMIT_WAIT:
-            note = f"GitHub asked for {wait:.3g}s, clamped to {MAX_RATE_LIMIT_WAIT:.0f}s"
-            return RateLimited(status, f"{text} (retry in {MAX_RATE_LIMIT_WAIT:.0f}s: {note})", MAX_RATE_LIMIT_WAIT)
+            limit = MAX_RATE_LIMIT_WAIT
+            note = f"GitHub asked for {wait:.3g}s, clamped to {limit:.0f}s"
+            return RateLimited(status, f"{text} (retry in {limit:.0f}s: {note})", retry_after=limit)
         return RateLimited(status, f"{text} (retry in {wait:.0f}s)", retry_after=wait)
     if status == 401:
         return BadCredentials(status, f"{text}; {hint_401}" if hint_401 else text)

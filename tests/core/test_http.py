@@ -140,7 +140,9 @@ def test_rate_limit_wait(status: int, headers: dict, message: str, wait: float |
     ],
     ids=["huge-retry-after", "infinite", "not-a-number", "huge-reset", "an-hour-is-kept"],
 )
-def test_absurd_waits_are_clamped_and_the_message_says_so(headers: dict, retry_after: float, said: str) -> None:
+def test_absurd_waits_are_clamped_and_the_message_says_so(
+    headers: dict, retry_after: float, said: str
+) -> None:
     error = error_for_response(429, headers, body("slow down"), NOW, "GET /app")
     assert isinstance(error, RateLimited)
     assert error.retry_after == retry_after

@@ -71,4 +71,5 @@ def test_bad_configuration_exits_2_before_serving(tmp_path: Path, args: list[str
 def test_version() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
-    assert result.output.split(", version ")[1].strip() == importlib.metadata.version("peribolos-as-a-service")
+    version = importlib.metadata.version("peribolos-as-a-service")
+    assert result.output.split(", version ")[1].strip() == version
