@@ -144,8 +144,9 @@ def test_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1", "192.0.2.1"], ids=["port-in-use", "not-our-address"])
 def test_a_failed_bind_exits_2_with_one_line(interceptor_process: Start, host: str) -> None:
     taken = interceptor_process(secrets=[SECRET])
+    command = str(Path(sys.executable).parent / "peribolos-interceptor")
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "peribolos-interceptor"), "--host", host, "--port", str(taken.port)],
+        [command, "--host", host, "--port", str(taken.port)],
         capture_output=True,
         text=True,
         timeout=30,
