@@ -18,13 +18,14 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from . import logs
 from .errors import (
     BadCredentials,
     ConfigError,
@@ -47,17 +48,26 @@ so a longer ``retry-after`` (``1e308``) or reset is clamped to this, and the mes
 _MAX_MESSAGE = 300
 
 
-def github_message(body: bytes) -> str:
-    """GitHub's ``{"message": ...}`` from an error body, shortened; the raw start of the body otherwise."""
+def github_message(body: bytes, hide: Sequence[str] = ()) -> str:
+    """GitHub's ``{"message": ...}`` from an error body, shortened; the raw start of the body otherwise.
+
+    Secrets (``hide``: the credential this request sent; and every registered one) are taken out before
+    the text is cut, so a server echoing the Authorization header cannot leave a token's first characters.
+    """
+    decoded = body.decode("utf-8", "replace")
     try:
-        data = json.loads(body.decode("utf-8", "replace") or "null")
+        data = json.loads(decoded or "null")
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         text = data["message"]
     else:
-        text = body[:_MAX_MESSAGE].decode("utf-8", "replace").strip() or "(empty body)"
-    return " ".join(text.split())[:_MAX_MESSAGE]
+        text = decoded[: _MAX_MESSAGE * 4]  # room for the secrets to be whole before they are hidden
+    for secret in hide:
+        if secret:
+            text = text.replace(secret, logs.REDACTED)
+    text = " ".join(logs.redact(text).split())
+    return text[:_MAX_MESSAGE] or "(empty body)"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -101,10 +111,12 @@ def error_for_response(
     what: str,
     on_404: type[GitHubError] = GitHubRequestError,
     hint_401: str = "",
+    hide: Sequence[str] = (),
 ) -> GitHubError:
     """The error an unsuccessful answer means. ``what`` ("POST /app/installations/1/access_tokens") leads the
-    message; ``on_404`` is InstallationGone on installation endpoints; ``hint_401`` says what to check."""
-    message = github_message(body)
+    message; ``on_404`` is InstallationGone on installation endpoints; ``hint_401`` says what to check;
+    ``hide`` the secrets the request carried, never to be quoted back."""
+    message = github_message(body, hide)
     text = f"{what}: HTTP {status}: {message}"
     wait = rate_limit_wait(status, headers, message, now)
     if wait is not None:
@@ -271,6 +283,7 @@ class Transport:
                 what,
                 on_404,
                 self.hint_401,
+                hide=(authorization, authorization.partition(" ")[2]),
             )
             response.close()
             if attempt < self.max_retries:

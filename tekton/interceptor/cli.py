@@ -15,6 +15,21 @@ from tekton.interceptor.server import serve
 from tekton.interceptor.service import Interceptor, Settings
 
 log = logging.getLogger("peribolos.interceptor")
+MIN_SECRET_LENGTH = 16
+"""Shortest webhook secret accepted: GitHub asks for a random, high-entropy string; a short one can be
+guessed from one signed delivery offline."""
+
+
+def check_secrets(secrets: tuple[bytes, ...], source: str) -> None:
+    """Refuse secrets under :data:`MIN_SECRET_LENGTH` characters, naming the line, never the value."""
+    for number, secret in enumerate(secrets, start=1):
+        length = len(secret.decode("utf-8"))
+        if length < MIN_SECRET_LENGTH:
+            raise click.UsageError(
+                f"webhook secret {number} of {source} is {length} characters long; use at least "
+                f"{MIN_SECRET_LENGTH} random ones (e.g. `openssl rand -hex 32`) in the GitHub App's settings "
+                "and in the secret, as GitHub recommends"
+            )
 
 
 def read_secrets(text: str) -> tuple[bytes, ...]:
@@ -109,6 +124,8 @@ def main(
             f"no webhook secret: {source} is empty or unset. Give --webhook-secret-file (the GitHub App's "
             "webhook secret, one a line) or WEBHOOK_SECRET; --insecure-skip-signature is for tests only."
         )
+    else:
+        check_secrets(secrets, source)
     config = Config(
         config_repo=config_repo.strip(),
         config_path=config_path.strip().lstrip("/"),

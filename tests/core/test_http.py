@@ -4,6 +4,9 @@ fake GitHub (a real HTTP server), with ``sleep`` recorded instead of slept."""
 import importlib
 import json
 import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -381,3 +384,104 @@ def test_absolute_urls_must_stay_on_the_api_origin(
     with pytest.raises(GitHubRequestError, match="outside"):
         transport(fake_github, sleeps).request("GET", url, authorization="Bearer x")
     assert fake_github.requests == []
+
+
+TOKEN = "ghs_" + "T" * 36
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        json.dumps({"message": f"Bad credentials for Authorization: token {TOKEN}"}).encode(),
+        b"<html>" + b"x" * 250 + f"Authorization: token {TOKEN}".encode() + b"</html>",
+        b"y" * 280 + f"token {TOKEN}".encode(),
+    ],
+    ids=["in-githubs-message", "echoed-header-at-the-cut", "token-straddling-the-cut"],
+)
+def test_an_echoed_credential_is_hidden_before_the_message_is_cut(content: bytes) -> None:
+    error = error_for_response(500, {}, content, NOW, "GET /x", hide=(f"token {TOKEN}", TOKEN))
+    assert TOKEN[:8] not in str(error)
+    assert len(str(error)) < 400
+
+
+def test_a_registered_secret_is_hidden_before_the_message_is_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    from peribolos_core import logs
+
+    monkeypatch.setattr(logs, "_secrets", {})
+    secret = "registered-" + "s" * 40
+    logs.register_secret(secret)
+    error = error_for_response(502, {}, b"z" * 290 + secret.encode(), NOW, "GET /x")
+    assert secret[:6] not in str(error).split(": HTTP 502: ")[1].lstrip("z")
+
+
+# -- a misbehaving server: raw bytes on 127.0.0.1 --------------------------------------------------------
+
+
+class RawServer:
+    """Answers every request on 127.0.0.1 with ``reply(sock, head)``: whatever bytes, at whatever pace."""
+
+    def __init__(self, reply: Callable[[socket.socket, bytes], None]) -> None:
+        self.reply = reply
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.heads: list[bytes] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._one, args=(sock,), daemon=True).start()
+
+    def _one(self, sock: socket.socket) -> None:
+        with sock:
+            sock.settimeout(5)
+            try:
+                while True:
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            return
+                        head += chunk
+                    self.heads.append(head)
+                    self.reply(sock, head)
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Callable[[socket.socket, bytes], None]], RawServer]]:
+    servers: list[RawServer] = []
+
+    def start(reply: Callable[[socket.socket, bytes], None]) -> RawServer:
+        servers.append(RawServer(reply))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def answer(status: int, body: bytes, headers: str = "") -> bytes:
+    head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
+    return head.encode() + body
+
+
+def test_the_transport_hides_the_credential_it_sent(raw_server: Callable[..., RawServer]) -> None:
+    server = raw_server(lambda sock, head: sock.sendall(answer(500, head)))  # echoes the request head
+    t = Transport(server.url, max_retries=0, sleep=lambda s: None)
+    with pytest.raises(GitHubUnavailable) as info:
+        t.request("GET", "/app", authorization=f"Bearer {TOKEN}")
+    assert "Authorization" in str(info.value)
+    assert "T" * 8 not in str(info.value)

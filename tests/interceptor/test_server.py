@@ -46,12 +46,12 @@ def test_probes_and_metrics(interceptor_process: Start) -> None:
 
 
 def test_decisions_over_one_keep_alive_connection(interceptor_process: Start) -> None:
-    server = interceptor_process("--allowed-orgs", "octo-org,other", secrets=["old-secret-123", SECRET])
+    server = interceptor_process("--allowed-orgs", "octo-org,other", secrets=["old-secret-1234567", SECRET])
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     answers = []
     for event, payload, secret in [
         ("push", config_push(), SECRET),
-        ("installation", org_installation("installation/deleted"), "old-secret-123"),
+        ("installation", org_installation("installation/deleted"), "old-secret-1234567"),
         ("push", config_push(), "not-a-configured-secret"),
         ("ping", {"zen": "Design for failure."}, SECRET),
     ]:
@@ -72,7 +72,7 @@ def test_decisions_over_one_keep_alive_connection(interceptor_process: Start) ->
     lines = [json.loads(line) for line in server.log.splitlines()]
     decisions = [line for line in lines if "decision" in line]
     assert [d["decision"] for d in decisions] == ["sync", "uninstall", "stop", "stop"]
-    assert SECRET not in server.log and "old-secret-123" not in server.log
+    assert SECRET not in server.log and "old-secret-1234567" not in server.log
 
 
 def test_not_an_interceptor_request_is_400(interceptor_process: Start) -> None:
