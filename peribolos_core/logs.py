@@ -191,7 +191,9 @@ class ThrottleFilter(logging.Filter):
         return True
 
 
-def throttle_warnings(*names: str, interval: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+def throttle_warnings(
+    *names: str, interval: float = 10.0, clock: Callable[[], float] = time.monotonic
+) -> None:
     """Attach one :class:`ThrottleFilter` to each named logger (records logged through them directly)."""
     throttle = Throttle(interval, clock)
     for name in names:
