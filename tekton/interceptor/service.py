@@ -119,6 +119,7 @@ class Interceptor:
         decision = self._decide(request, event, delivery_id)
         body = protocol.build_response(decision)
         self.metrics.observe(event, decision.label, decision.code, self.clock() - started)
+        self.metrics.decided(event, decision.action if decision.proceed else "", decision.code)
         fields = {
             "delivery_id": delivery_id[:100],
             "event": event[:100],

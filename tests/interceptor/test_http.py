@@ -10,7 +10,7 @@ import pytest
 
 from tekton.interceptor.server import build_server
 from tekton.interceptor.service import Interceptor, Settings
-from tests.interceptor.conftest import SECRET, config_push, free_port, interceptor_request
+from tests.interceptor.conftest import SECRET, config_push, free_port, interceptor_request, metric
 
 LIMIT = 4096
 PUSH = json.dumps(interceptor_request("push", config_push())).encode()
@@ -118,7 +118,8 @@ def test_over_the_limit_is_413_and_the_connection_closes(request_bytes: bytes) -
         assert b"connection: close" in answer
 
     interceptor = run(scenario, limit=LIMIT)
-    assert b'decision="too_large",code="413"} 1' in interceptor.metrics.render()
+    labels = {"event": "none", "decision": "too_large", "code": "413"}
+    assert metric(interceptor.metrics.render(), "peribolos_interceptor_requests_total", **labels) == 1
 
 
 @pytest.mark.parametrize(

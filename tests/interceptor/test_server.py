@@ -21,6 +21,7 @@ from tests.interceptor.conftest import (
     Running,
     config_push,
     interceptor_request,
+    metric,
     org_installation,
     start_interceptor,
 )
@@ -67,7 +68,9 @@ def test_decisions_over_one_keep_alive_connection(interceptor_process: Start) ->
     assert answers[0]["extensions"]["peribolos"]["action"] == "sync"
     assert answers[1]["extensions"]["peribolos"]["action"] == "uninstall"
     status, metrics = call(conn, "GET", "/metrics")
-    assert b'event="push",decision="sync",code="0"} 1' in metrics
+    labels = {"event": "push", "decision": "sync", "code": "0"}
+    assert metric(metrics, "peribolos_interceptor_requests_total", **labels) == 1
+    assert metric(metrics, "peribolos_interceptor_decisions_total", event="push", action="sync", code="0") == 1
     assert server.stop() == 0
     lines = [json.loads(line) for line in server.log.splitlines()]
     decisions = [line for line in lines if "decision" in line]
