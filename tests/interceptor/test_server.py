@@ -70,7 +70,8 @@ def test_decisions_over_one_keep_alive_connection(interceptor_process: Start) ->
     status, metrics = call(conn, "GET", "/metrics")
     labels = {"event": "push", "decision": "sync", "code": "0"}
     assert metric(metrics, "peribolos_interceptor_requests_total", **labels) == 1
-    assert metric(metrics, "peribolos_interceptor_decisions_total", event="push", action="sync", code="0") == 1
+    decided = {"event": "push", "action": "sync", "code": "0"}
+    assert metric(metrics, "peribolos_interceptor_decisions_total", **decided) == 1
     assert server.stop() == 0
     lines = [json.loads(line) for line in server.log.splitlines()]
     decisions = [line for line in lines if "decision" in line]
