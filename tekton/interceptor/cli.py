@@ -15,6 +15,8 @@ from tekton.interceptor.server import serve
 from tekton.interceptor.service import Interceptor, Settings
 
 log = logging.getLogger("peribolos.interceptor")
+WARNING_INTERVAL = 10.0
+"""Seconds between two warnings of the same kind; the next one says how many were held back."""
 MIN_SECRET_LENGTH = 16
 """Shortest webhook secret accepted: GitHub asks for a random, high-entropy string; a short one can be
 guessed from one signed delivery offline."""
@@ -97,6 +99,8 @@ def main(
     """Tekton ClusterInterceptor for Peribolos as a Service: verify each GitHub webhook, decide what it
     means (install, uninstall, sync, dry-run, or nothing) and hand the decision to the trigger."""
     logs.configure(level=log_level, fmt=log_format)
+    # Every rejected request writes a warning: an attack's flood becomes one line per 10 s per reason.
+    logs.throttle_warnings("peribolos.interceptor", "uvicorn.error", "asyncio", interval=WARNING_INTERVAL)
     if webhook_secret_file is not None:
         try:
             secrets = read_secrets(webhook_secret_file.read_text(encoding="utf-8"))

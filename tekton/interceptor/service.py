@@ -43,6 +43,13 @@ _HINTS = {
     "of the lines of --webhook-secret-file",
     INVALID_ARGUMENT: "malformed event; compare it with the delivery in the App's Advanced settings",
 }
+_REFUSALS = {
+    "too_many_connections": "too many connections: answered HTTP 503 and closed the new one",
+    "head_too_large": "request head over the limit: answered HTTP 431 and closed the connection",
+    "head_timeout": "request head not complete in time: answered HTTP 408 and closed the connection",
+    "body_timeout": "a client stopped sending its request body: answered HTTP 408 and closed the connection",
+    "bad_http": "malformed HTTP request: answered HTTP 400 and closed the connection",
+}
 log = logging.getLogger("peribolos.interceptor")
 
 
@@ -96,6 +103,11 @@ class Interceptor:
                 return Response(200, METRICS_CONTENT_TYPE, self.metrics.render())
             return _error(404, f"no such endpoint {path[:100]!r}: try /healthz, /readyz or /metrics")
         return _error(405, "method not allowed: the interceptor takes POST, the probes GET")
+
+    def refused(self, reason: str, status: int) -> None:
+        """A request the server refused before it reached :meth:`handle` (``reason`` from a fixed set)."""
+        self.metrics.observe("", reason, status, None)
+        log.warning(_REFUSALS.get(reason, "refused a request"), extra={"reason": reason, "status": status})
 
     def too_large(self, size: int | None) -> Response:
         """The answer for a request whose body is over :data:`MAX_REQUEST_BYTES` (HTTP 413)."""

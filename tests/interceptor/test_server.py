@@ -79,6 +79,33 @@ def test_decisions_over_one_keep_alive_connection(interceptor_process: Start) ->
     assert SECRET not in server.log and "old-secret-1234567" not in server.log
 
 
+def test_a_flood_of_rejections_writes_a_few_lines_with_the_count(interceptor_process: Start) -> None:
+    server = interceptor_process(secrets=[SECRET])
+
+    def post(body: bytes) -> bytes:
+        return b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    unsigned = json.dumps(interceptor_request("push", config_push(), secret="not-the-secret")).encode()
+    data = (post(unsigned) + post(b"not json")) * 300 + b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(data)  # pipelined: all 601 in one go
+        answers = b""
+        while chunk := sock.recv(1 << 20):
+            answers += chunk
+    assert answers.count(b"HTTP/1.1 200 ") == 301 and answers.count(b"HTTP/1.1 400 ") == 300
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"NOT HTTP\r\n\r\n")
+        sock.recv(100)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    _, metrics = call(conn, "GET", "/metrics")
+    assert server.stop() == 0
+    warnings = [json.loads(line) for line in server.log.splitlines() if '"warning"' in line]
+    assert 3 <= len(warnings) <= 6, warnings  # one per reason (and per 10 s), not 601
+    rejected = "peribolos_interceptor_requests_total"
+    assert metric(metrics, rejected, event="push", decision="stop", code="16") == 300  # every one counted
+    assert metric(metrics, rejected, event="none", decision="bad_request", code="400") == 300
+
+
 def test_not_an_interceptor_request_is_400(interceptor_process: Start) -> None:
     server = interceptor_process(secrets=[SECRET])
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
