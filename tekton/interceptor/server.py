@@ -259,26 +259,27 @@ class App:
             response = Response(500, "text/plain", b"internal error\n")
         await _send(send, response, close=close)
 
-    async def _read_body(self, receive: Receive) -> bytes | int | None:
-        """The whole body; its size so far once over the limit (the rest is not read); None on disconnect."""
+    async def _read_body(self, receive: Receive) -> bytes | bytearray | int | None:
+        """The whole body; its size so far once over the limit (the rest is not read); None on disconnect.
+
+        A body in several chunks grows one bytearray (no list of chunks joined into a second copy: 60 MB
+        less at the peak of a 60 MB request); the interceptor clears it once parsed."""
         message = await receive()
         if message["type"] != "http.request":
             return None
-        body: bytes = message.get("body", b"")
+        first: bytes = message.get("body", b"")
         if not message.get("more_body", False):
-            return body if len(body) <= self.max_request_bytes else len(body)
-        chunks, size = [body], len(body)
+            return first if len(first) <= self.max_request_bytes else len(first)
+        body = bytearray(first)
         while True:
-            if size > self.max_request_bytes:
-                return size
+            if len(body) > self.max_request_bytes:
+                return len(body)
             message = await receive()
             if message["type"] != "http.request":
                 return None
-            chunk = message.get("body", b"")
-            chunks.append(chunk)
-            size += len(chunk)
+            body += message.get("body", b"")
             if not message.get("more_body", False):
-                return b"".join(chunks) if size <= self.max_request_bytes else size
+                return body if len(body) <= self.max_request_bytes else len(body)
 
 
 async def _send(send: Send, response: Response, close: bool = False) -> None:

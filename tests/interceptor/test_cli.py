@@ -18,9 +18,13 @@ def _restore_logging() -> Iterator[None]:
     """main() configures the root logger onto CliRunner's stream, which is closed after invoke()."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    throttled = [logging.getLogger(name) for name in ("peribolos.interceptor", "uvicorn.error", "asyncio")]
+    filters = [logger.filters[:] for logger in throttled]
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for logger, kept in zip(throttled, filters, strict=True):
+        logger.filters[:] = kept  # main() throttles their warnings
 
 
 @pytest.mark.parametrize(
