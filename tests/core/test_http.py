@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from peribolos_core.http import (
     Transport,
     backoff_delay,
     error_for_response,
+    new_session,
     normalise_api_url,
     rate_limit_wait,
 )
@@ -485,3 +487,121 @@ def test_the_transport_hides_the_credential_it_sent(raw_server: Callable[..., Ra
         t.request("GET", "/app", authorization=f"Bearer {TOKEN}")
     assert "Authorization" in str(info.value)
     assert "T" * 8 not in str(info.value)
+
+
+# -- bounds on GitHub's answers: time, size, pages ------------------------------------------------------
+
+
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def trickle(prefix: bytes, byte: bytes = b"a", every: float = 0.05) -> Callable[[socket.socket, bytes], None]:
+    def reply(sock: socket.socket, head: bytes) -> None:
+        sock.sendall(prefix)
+        for _ in range(2000):  # at most 100 s, far beyond any deadline here
+            time.sleep(every)
+            sock.sendall(byte)
+
+    return reply
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"),
+        trickle(b"HTTP/1.1 200 OK\r\nX-Slow: "),
+        trickle(CHUNKED, b"1\r\na\r\n"),
+    ],
+    ids=["body-a-byte-at-a-time", "headers-a-byte-at-a-time", "chunks-a-byte-at-a-time"],
+)
+def test_a_trickling_answer_is_cut_off_at_the_deadline(
+    raw_server: Callable[..., RawServer], reply: Callable[[socket.socket, bytes], None]
+) -> None:
+    server = raw_server(reply)
+    session = new_session()
+    t = Transport(server.url, max_retries=0, timeout=5, deadline=0.5, sleep=lambda s: None, session=session)
+    started = time.monotonic()
+    deadline = r"no whole answer within 0.5s \(the deadline of one request\)"
+    with pytest.raises(GitHubUnavailable, match=deadline):
+        t.request("GET", "/repos/o/.github/contents/peribolos.yaml", authorization="token x")
+    assert time.monotonic() - started < 3  # each byte came well within the 5 s read timeout
+
+
+def test_the_deadline_is_per_attempt_and_retried(raw_server: Callable[..., RawServer]) -> None:
+    server = raw_server(trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"))
+    sleeps: list[float] = []
+    t = Transport(server.url, max_retries=2, deadline=0.3, sleep=sleeps.append, session=new_session())
+    with pytest.raises(GitHubUnavailable, match="after 3 attempt"):
+        t.request("GET", "/app", authorization="Bearer x")
+    assert sleeps == [0.5, 1.0] and len(server.heads) == 3
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        lambda sock, head: sock.sendall(answer(200, b"x" * (3 * 1024 * 1024))),
+        trickle(CHUNKED, b"10000\r\n" + b"y" * 65536 + b"\r\n", 0),
+    ],
+    ids=["declared-length", "endless-chunks"],
+)
+def test_an_answer_over_the_size_cap_is_refused_without_reading_it_all(
+    raw_server: Callable[..., RawServer], reply: Callable[[socket.socket, bytes], None]
+) -> None:
+    server = raw_server(reply)
+    t = Transport(server.url, max_retries=0, max_response_bytes=1024 * 1024, session=new_session())
+    with pytest.raises(GitHubRequestError, match=r"over 1048576 bytes \(the response size cap\)") as info:
+        t.request("GET", "/repos/o/.github/contents/peribolos.yaml", authorization="token x")
+    assert not info.value.temporary
+
+
+def test_an_answer_within_the_cap_is_whole(raw_server: Callable[..., RawServer]) -> None:
+    body = json.dumps({"id": 1, "data": "z" * 500_000}).encode()
+    server = raw_server(lambda sock, head: sock.sendall(answer(200, body)))
+    t = Transport(server.url, max_response_bytes=len(body), session=new_session())
+    response = t.request("GET", "/app", authorization="Bearer x")
+    assert response.content == body and response.json()["id"] == 1
+
+
+PAGE = "{url}/app/installations?page="
+
+
+def links(pages: Callable[[int], str | None]) -> Callable[[socket.socket, bytes], None]:
+    """Answer page N (from the ``page=N`` query) with ``[]`` and a Link to ``pages(N)``."""
+
+    def reply(sock: socket.socket, head: bytes) -> None:
+        target = head.split(b" ")[1].decode()
+        page = int(target.split("page=")[1]) if "page=" in target else 1
+        after = pages(page)
+        header = f'Link: <{after}>; rel="next"\r\n' if after else ""
+        sock.sendall(answer(200, b"[]", header))
+
+    return reply
+
+
+@pytest.mark.parametrize(
+    ("pages", "message", "requests"),
+    [
+        (lambda n: PAGE + "1", "page 1's Link: next points back to a page already read", 1),
+        (lambda n: PAGE + str(3 - n), "points back to a page already read", 2),
+        (lambda n: PAGE + str(n + 1), r"more than 5 pages \(the pagination cap\)", 5),
+    ],
+    ids=["next-is-itself", "two-pages-in-a-cycle", "endless-pages"],
+)
+def test_pagination_stops_at_a_repeated_page_and_at_the_cap(
+    raw_server: Callable[..., RawServer], pages: Callable[[int], str], message: str, requests: int
+) -> None:
+    holder: list[str] = []
+    server = raw_server(links(lambda n: pages(n).format(url=holder[0])))
+    holder.append(server.url)
+    t = Transport(server.url, max_pages=5, session=new_session())
+    with pytest.raises(GitHubRequestError, match=message):
+        list(t.paginate("/app/installations?page=1", authorization=lambda: "Bearer x"))
+    assert len(server.heads) == requests
+
+
+def test_pagination_follows_next_until_the_last_page(raw_server: Callable[..., RawServer]) -> None:
+    holder: list[str] = []
+    server = raw_server(links(lambda n: f"{holder[0]}/app/installations?page={n + 1}" if n < 4 else None))
+    holder.append(server.url)
+    t = Transport(server.url, max_pages=4, session=new_session())
+    assert len(list(t.paginate("/app/installations?page=1", authorization=lambda: "Bearer x"))) == 4
