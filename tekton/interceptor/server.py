@@ -358,9 +358,18 @@ def listen(host: str, port: int) -> socket.socket:
     """The listening socket; :class:`ConfigError` (exit 2) when ``host:port`` cannot be bound, instead of
     uvicorn's own exit status 3."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP: asyncio turns Nagle off only on sockets that say so (socket.create_server's do
+    # not: every keep-alive answer then waited ~40 ms for a delayed ACK); set on the listener, it is
+    # inherited by every accepted connection as well.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        return socket.create_server((host, port), family=family, backlog=2048)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        return sock
     except OSError as exc:  # address in use, not an address of this machine, unknown host name
+        sock.close()
         why = exc.strerror or str(exc)
         raise ConfigError(f"cannot listen on {host}:{port}: {why}; check --host and --port") from exc
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tekton.interceptor.server import listen
 from tekton.interceptor.service import MAX_REQUEST_BYTES
 from tests.interceptor.conftest import (
     SECRET,
@@ -186,6 +187,16 @@ def test_a_failed_bind_exits_2_with_one_line(interceptor_process: Start, host: s
     assert proc.returncode == 2, proc.stderr
     assert f"cannot listen on {host}:{taken.port}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_accepted_connections_have_nagle_off() -> None:
+    """Without TCP_NODELAY every keep-alive answer waits ~40 ms for the client's delayed ACK."""
+    listener = listen("127.0.0.1", 0)
+    with listener, socket.create_connection(listener.getsockname()[:2]):
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.proto == socket.IPPROTO_TCP  # what asyncio checks before its own setsockopt
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_sigterm_finishes_the_request_in_flight(tmp_path: Path) -> None:

@@ -188,3 +188,17 @@ def test_one_log_line_per_decision_without_body_or_secret(log_stream: io.StringI
     text = log_stream.getvalue()
     assert "must not be logged" not in text
     assert SECRET not in text and "sha256=" not in text
+
+
+def test_a_large_signed_body_of_countless_objects_is_refused_before_parsing() -> None:
+    body = "[" + ",".join(["{}"] * 600_000) + "]"  # 1.8 MB, would be 600,000 dicts
+    status, answer = post(make(), interceptor_request("push", None, body=body))
+    assert status == 200 and answer["status"]["code"] == 3
+    assert "over 500000 JSON objects and arrays" in answer["status"]["message"]
+
+
+def test_the_request_buffer_is_cleared_once_parsed() -> None:
+    raw = bytearray(json.dumps(interceptor_request("push", config_push())).encode())
+    response = make().handle("POST", "/", raw)
+    assert json.loads(response.body)["continue"] is True
+    assert raw == bytearray()  # handed over: not kept beside the parsed payload
