@@ -163,7 +163,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _worker(port: int, fuzzer: Fuzzer, budget: list[int], deadline: float, statuses: collections.Counter[Any]) -> None:
+async def _worker(
+    port: int, fuzzer: Fuzzer, budget: list[int], deadline: float, statuses: collections.Counter[Any]
+) -> None:
     reader = writer = None
     while budget[0] > 0 and time.monotonic() < deadline:
         budget[0] -= 1
