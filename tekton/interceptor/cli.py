@@ -112,6 +112,8 @@ def main(
     else:
         secrets = read_secrets(os.environ.get("WEBHOOK_SECRET", ""))
         source = "WEBHOOK_SECRET"
+    if secrets and not insecure_skip_signature:
+        check_secrets(secrets, source)  # names the line, never the value
     for secret in secrets:
         logs.register_secret(secret.decode("utf-8"))
     if not config_repo.strip() or not config_path.strip():
@@ -128,8 +130,6 @@ def main(
             f"no webhook secret: {source} is empty or unset. Give --webhook-secret-file (the GitHub App's "
             "webhook secret, one a line) or WEBHOOK_SECRET; --insecure-skip-signature is for tests only."
         )
-    else:
-        check_secrets(secrets, source)
     config = Config(
         config_repo=config_repo.strip(),
         config_path=config_path.strip().lstrip("/"),

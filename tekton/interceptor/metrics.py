@@ -30,6 +30,7 @@ class Metrics:
 
     def __init__(self, known_events: Iterable[str]) -> None:
         self._known = frozenset(known_events)
+        self._children: dict[tuple[object, ...], Counter] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         self._requests = Counter(
             "peribolos_interceptor_requests",
@@ -57,13 +58,21 @@ class Metrics:
 
     def observe(self, event: str, decision: str, code: int, seconds: float | None) -> None:
         """One request answered; ``seconds`` is None for those refused before a decision was timed."""
-        self._requests.labels(self.event_label(event), decision, str(code)).inc()
+        self._child(self._requests, self.event_label(event), decision, str(code)).inc()
         if seconds is not None:
             self._duration.observe(seconds)
 
     def decided(self, event: str, action: str, code: int) -> None:
         """One InterceptorRequest decided: ``action`` taken, or "" when it was stopped."""
-        self._decisions.labels(self.event_label(event), action or "none", str(code)).inc()
+        self._child(self._decisions, self.event_label(event), action or "none", str(code)).inc()
+
+    def _child(self, counter: Counter, *labels: str) -> Counter:
+        """``counter.labels(*labels)``, remembered: the labels are few and bounded, the lookup is not free."""
+        key = (id(counter), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(*labels)
+        return child
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

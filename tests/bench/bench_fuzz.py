@@ -207,6 +207,7 @@ async def _drive(port: int, count: int, seconds: float) -> tuple[collections.Cou
     await asyncio.gather(
         *(_worker(port, Fuzzer(seed), budget, deadline, statuses) for seed in range(CONNECTIONS))
     )
+    statuses["(requests sent)"] = count - max(0, budget[0])
     return statuses, time.monotonic() - started
 
 
@@ -243,10 +244,10 @@ def main() -> int:
     forms = [form.encode() for secret in (SECRET, OTHER_SECRET) for form in printed_forms(secret)]
     leaking = [line for line in lines if any(form in line for form in forms)]
     forged = [line for line in lines if not _STAMP.match(line)]
-    sent = sum(statuses.values())
+    sent = statuses.pop("(requests sent)")
     fives = sum(n for status, n in statuses.items() if isinstance(status, int) and status >= 500)
     print(f"{sent:,} requests in {took:.0f} s ({sent / took:,.0f}/s) over {CONNECTIONS} connections")
-    print("by status: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses.items(), key=str)))
+    print("answers by status: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses.items(), key=str)))
     print(f"5xx: {fives}   crashes: {0 if alive else 1} (alive after the run: {alive}, exit {code})   "
           f"peak RSS: {peak:.1f} MB")
     print(f"log lines: {len(lines):,}   with a secret: {len(leaking)}   not starting with a timestamp: "
