@@ -87,6 +87,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._in_head = True
         self._headers_seen = 0
+        self._begun = False
         self._head_timer: asyncio.TimerHandle | None = None
         self._refusing: tuple[str, int, str] | None = None
         self._refused = False
@@ -151,11 +152,13 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._begun = True  # a request has started: its head owes us an answer if it stalls
         self._arm_head_timer()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._in_head, self._head_bytes, self._headers_seen = True, 0, 0  # what follows is the next head
+        self._begun = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers_seen += 1
@@ -183,7 +186,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head_timer = None
         if self._refused or self.transport.is_closing():
             return
-        if self._head_bytes == 0 and (self.cycle is None or self.cycle.response_complete):
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._arm_head_timer()  # a pipelined head behind a request still answering: wait for it first
+            return
+        if not self._begun:
             self.on_refusal("head_timeout", 408)
             self.transport.close()  # a connection that never sent a byte: nothing to answer
             return
@@ -196,6 +202,9 @@ class GuardedProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         self.on_refusal(reason, status)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()  # an answer is still being written: no second one in the middle of it
+            return
         body = json.dumps({"error": message}).encode("ascii")
         head = b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
         self.transport.write(STATUS_LINE[status] + head % len(body) + body)

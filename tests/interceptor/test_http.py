@@ -337,3 +337,17 @@ def test_connections_beyond_the_cap_get_503_at_once() -> None:
 
     interceptor = run(scenario, max_connections=3)
     assert refusals(interceptor, "too_many_connections", 503) == 1
+
+
+def test_a_stalled_pipelined_head_gets_408_after_the_answer_before_it() -> None:
+    async def scenario(port: int, *_: object) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post(PUSH) + b"POST / HTTP/1.1\r\nHost: t\r\n")  # then the second head stalls
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        first, _, second = answer.partition(b"HTTP/1.1 408 ")
+        assert first.startswith(b"HTTP/1.1 200 ") and b"408" not in first
+        assert json.loads(responses(first)[0][1])["continue"] is True
+        assert b"not complete within 0.3 s" in second
+
+    run(scenario, head_timeout=0.3)
