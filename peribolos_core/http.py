@@ -228,16 +228,22 @@ class _DeadlinePassed(OSError):
     """The watchdog shut the exchange's connection."""
 
 
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+class _Registering:
+    """Mixed into urllib3's connections: each request registers its connection with the exchange."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
         watch = getattr(_exchange, "watch", None)
         if watch is not None:
-            watch.add(self)
-        super().request(*args, **kwargs)
+            watch.add(self)  # type: ignore[arg-type]
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    request = _WatchedHTTPConnection.request  # type: ignore[assignment]
+class _WatchedHTTPConnection(_Registering, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Registering, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):

@@ -605,3 +605,23 @@ def test_pagination_follows_next_until_the_last_page(raw_server: Callable[..., R
     holder.append(server.url)
     t = Transport(server.url, max_pages=4, session=new_session())
     assert len(list(t.paginate("/app/installations?page=1", authorization=lambda: "Bearer x"))) == 4
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_both_schemes_register_their_connections_with_the_deadline(
+    raw_server: Callable[..., RawServer], scheme: str
+) -> None:
+    from peribolos_core import http as transport_module
+
+    server = raw_server(lambda sock, head: sock.sendall(answer(200, b"{}")))
+    url = server.url.replace("http://", f"{scheme}://")
+    adapter = new_session().get_adapter(url)
+    pool = adapter.poolmanager.connection_from_url(url)
+    connection = pool._new_conn()
+    with transport_module._Watch(5) as watch:
+        try:
+            connection.request("GET", "/app")
+        except OSError:
+            pass  # https to a plain-HTTP server: the handshake fails, after the registration
+    connection.close()
+    assert watch._connections == [connection]
