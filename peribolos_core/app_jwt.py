@@ -16,6 +16,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from . import logs
 from .errors import ConfigError
 
 BACKDATE = 60
@@ -93,6 +94,7 @@ class AppJWT:
                 # Re-sign when close to expiry, or when the clock went back before the cached iat.
                 claims = self.claims(now)
                 self._cached = jwt.encode(claims, self._key, algorithm="RS256")
+                logs.register_secret(self._cached)  # before anyone can print it
                 self._cached_exp = claims["exp"]
                 self.signed_count += 1
             return self._cached

@@ -167,15 +167,13 @@ class GitHubApp:
         """Every installation, page after page (``Link: <...>; rel="next"``), suspended ones included."""
         if not 1 <= per_page <= 100:
             raise ConfigError(f"per_page must be between 1 and 100 (GitHub's limit), got {per_page}")
-        next_url: str | None = f"/app/installations?per_page={per_page}"
-        while next_url:
-            response = self.transport.request("GET", next_url, authorization=self._auth())
+        first = f"/app/installations?per_page={per_page}"
+        for response in self.transport.paginate(first, authorization=self._auth):
             page = _json(response)
             if not isinstance(page, list):
                 raise GitHubRequestError(response.status_code, "GET /app/installations: expected a JSON list")
             for item in page:
                 yield Installation.from_json(item)
-            next_url = response.links.get("next", {}).get("url")
 
     def __repr__(self) -> str:
         return f"GitHubApp(app_id={self.app_id!r}, api_url={self.api_url!r})"

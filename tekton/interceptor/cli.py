@@ -9,11 +9,29 @@ from pathlib import Path
 import click
 
 from peribolos_core import logs
+from peribolos_core.errors import ConfigError
 from tekton.interceptor.decision import Config
 from tekton.interceptor.server import serve
 from tekton.interceptor.service import Interceptor, Settings
 
 log = logging.getLogger("peribolos.interceptor")
+WARNING_INTERVAL = 10.0
+"""Seconds between two warnings of the same kind; the next one says how many were held back."""
+MIN_SECRET_LENGTH = 16
+"""Shortest webhook secret accepted: GitHub asks for a random, high-entropy string; a short one can be
+guessed from one signed delivery offline."""
+
+
+def check_secrets(secrets: tuple[bytes, ...], source: str) -> None:
+    """Refuse secrets under :data:`MIN_SECRET_LENGTH` characters, naming the line, never the value."""
+    for number, secret in enumerate(secrets, start=1):
+        length = len(secret.decode("utf-8"))
+        if length < MIN_SECRET_LENGTH:
+            raise click.UsageError(
+                f"webhook secret {number} of {source} is {length} characters long; use at least "
+                f"{MIN_SECRET_LENGTH} random ones (e.g. `openssl rand -hex 32`) in the GitHub App's settings "
+                "and in the secret, as GitHub recommends"
+            )
 
 
 def read_secrets(text: str) -> tuple[bytes, ...]:
@@ -28,6 +46,7 @@ def parse_orgs(value: str | None) -> frozenset[str] | None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="peribolos-as-a-service")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104
 @click.option(
@@ -80,6 +99,8 @@ def main(
     """Tekton ClusterInterceptor for Peribolos as a Service: verify each GitHub webhook, decide what it
     means (install, uninstall, sync, dry-run, or nothing) and hand the decision to the trigger."""
     logs.configure(level=log_level, fmt=log_format)
+    # Every rejected request writes a warning: an attack's flood becomes one line per 10 s per reason.
+    logs.throttle_warnings("peribolos.interceptor", "uvicorn.error", "asyncio", interval=WARNING_INTERVAL)
     if webhook_secret_file is not None:
         try:
             secrets = read_secrets(webhook_secret_file.read_text(encoding="utf-8"))
@@ -91,6 +112,8 @@ def main(
     else:
         secrets = read_secrets(os.environ.get("WEBHOOK_SECRET", ""))
         source = "WEBHOOK_SECRET"
+    if secrets and not insecure_skip_signature:
+        check_secrets(secrets, source)  # names the line, never the value
     for secret in secrets:
         logs.register_secret(secret.decode("utf-8"))
     if not config_repo.strip() or not config_path.strip():
@@ -126,4 +149,8 @@ def main(
             "app_id": app_id,
         },
     )
-    serve(Interceptor(settings), host, port)
+    try:
+        serve(Interceptor(settings), host, port)
+    except ConfigError as exc:
+        log.error(str(exc))
+        raise click.UsageError(str(exc)) from exc

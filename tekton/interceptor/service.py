@@ -8,6 +8,7 @@ reason; never the body, never a header value other than those two).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -32,6 +33,10 @@ from tekton.interceptor.metrics import Metrics
 
 MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
 """GitHub caps webhook payloads at 25 MB; a larger body cannot be a real delivery."""
+MAX_CONTAINERS = 500_000
+"""Most ``{`` and ``[`` in a large webhook body before it is parsed: each becomes a Python object of ~100
+bytes, so this bounds the parsed payload (~50 MB) even for a body signed with the secret. A real 25 MB
+push has a few tens of thousands (the count includes brackets inside strings)."""
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 """Largest HTTP request read: the webhook body travels as a JSON string, so escaping (``\\"`` doubles a
 quote, Go's encoder writes ``<`` as six bytes) makes the request larger than the payload. 64 MiB fits a
@@ -42,6 +47,13 @@ _HINTS = {
     UNAUTHENTICATED: "signature check failed; the App's webhook secret (GitHub App settings) must be one "
     "of the lines of --webhook-secret-file",
     INVALID_ARGUMENT: "malformed event; compare it with the delivery in the App's Advanced settings",
+}
+_REFUSALS = {
+    "too_many_connections": "too many connections: answered HTTP 503 and closed the new one",
+    "head_too_large": "request head over the limit: answered HTTP 431 and closed the connection",
+    "head_timeout": "request head not complete in time: answered HTTP 408 and closed the connection",
+    "body_timeout": "a client stopped sending its request body: answered HTTP 408 and closed the connection",
+    "bad_http": "malformed HTTP request: answered HTTP 400 and closed the connection",
 }
 log = logging.getLogger("peribolos.interceptor")
 
@@ -80,7 +92,7 @@ class Interceptor:
         self.ready = False
         """Set by the server once it listens, cleared when it starts shutting down."""
 
-    def handle(self, method: str, path: str, body: bytes) -> Response:
+    def handle(self, method: str, path: str, body: bytes | bytearray) -> Response:
         if method == "POST":
             return self.intercept(body)
         if method in ("GET", "HEAD"):
@@ -97,6 +109,11 @@ class Interceptor:
             return _error(404, f"no such endpoint {path[:100]!r}: try /healthz, /readyz or /metrics")
         return _error(405, "method not allowed: the interceptor takes POST, the probes GET")
 
+    def refused(self, reason: str, status: int) -> None:
+        """A request the server refused before it reached :meth:`handle` (``reason`` from a fixed set)."""
+        self.metrics.observe("", reason, status, None)
+        log.warning(_REFUSALS.get(reason, "refused a request"), extra={"reason": reason, "status": status})
+
     def too_large(self, size: int | None) -> Response:
         """The answer for a request whose body is over :data:`MAX_REQUEST_BYTES` (HTTP 413)."""
         self.metrics.observe("", "too_large", 413, None)
@@ -106,19 +123,26 @@ class Interceptor:
         )
         return _error(413, f"request is over {MAX_REQUEST_BYTES} bytes; GitHub never sends such a webhook")
 
-    def intercept(self, raw: bytes) -> Response:
+    def intercept(self, raw: bytes | bytearray) -> Response:
+        """Decide one InterceptorRequest. A bytearray ``raw`` is cleared once parsed: the server hands its
+        buffer over, and a 60 MB request need not stay in memory beside the payload parsed from it."""
         started = self.clock()
         try:
-            request = protocol.parse_request(raw)
+            request = protocol.parse_request(raw, self.settings.max_webhook_bytes)
         except protocol.BadRequest as exc:
             self.metrics.observe("", "bad_request", 400, None)
             log.warning("not an InterceptorRequest: answered HTTP 400", extra={"reason": str(exc)})
             return _error(400, str(exc))
+        finally:
+            if isinstance(raw, bytearray):
+                with contextlib.suppress(BufferError):  # a view of it kept by an error: freed soon anyway
+                    raw.clear()
         event = request.header("x-github-event")
         delivery_id = request.header("x-github-delivery")
         decision = self._decide(request, event, delivery_id)
         body = protocol.build_response(decision)
         self.metrics.observe(event, decision.label, decision.code, self.clock() - started)
+        self.metrics.decided(event, decision.action if decision.proceed else "", decision.code)
         fields = {
             "delivery_id": delivery_id[:100],
             "event": event[:100],
@@ -142,16 +166,24 @@ class Interceptor:
             config = settings.config.with_params(request.interceptor_params)
         except ValueError as exc:
             return stop(INVALID_ARGUMENT, str(exc))
-        body = request.body.encode("utf-8")  # cannot fail: orjson refused lone surrogates while parsing
-        if len(body) > settings.max_webhook_bytes:
+        body = request.body
+        if request.body_size > settings.max_webhook_bytes:
             return stop(
                 INVALID_ARGUMENT,
-                f"webhook body is {len(body)} bytes, over GitHub's {settings.max_webhook_bytes}-byte limit",
+                f"webhook body is {request.body_size} bytes, over GitHub's "
+                f"{settings.max_webhook_bytes}-byte limit",
             )
         if not settings.insecure_skip_signature:
             verdict = signature.verify(body, request.header("x-hub-signature-256") or None, settings.secrets)
             if verdict is not signature.Verdict.VALID:
                 return stop(UNAUTHENTICATED, verdict.message)
+        if len(body) > protocol.SMALL_REQUEST_BYTES:
+            containers = body.count(b"{") + body.count(b"[")
+            if containers > MAX_CONTAINERS:
+                return stop(
+                    INVALID_ARGUMENT,
+                    f"webhook body has over {MAX_CONTAINERS} JSON objects and arrays; no GitHub webhook has",
+                )
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:

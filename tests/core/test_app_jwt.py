@@ -125,3 +125,14 @@ def test_unreadable_key_path_is_a_config_error(tmp_path: Path) -> None:
 def test_pem_from_bytes_names_its_source() -> None:
     with pytest.raises(ConfigError, match="secret peribolos-github-app"):
         load_private_key_pem(b"nothing", source="secret peribolos-github-app")
+
+
+def test_every_signed_jwt_is_registered_for_redaction(app_key: rsa.RSAPrivateKey) -> None:
+    from peribolos_core import logs
+
+    signer = AppJWT("4242", app_key)
+    first, second = signer.token(NOW), signer.token(NOW + 3600)
+    assert first != second
+    assert logs.redact(f"Authorization: Bearer {first} / {second}") == (
+        f"Authorization: Bearer {logs.REDACTED} / {logs.REDACTED}"
+    )

@@ -1,9 +1,17 @@
 """The transport: the pure error/rate-limit decisions on literal answers, then the retry loop against the
 fake GitHub (a real HTTP server), with ``sleep`` recorded instead of slept."""
 
+import importlib
 import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from peribolos_core.errors import (
@@ -22,6 +30,7 @@ from peribolos_core.http import (
     Transport,
     backoff_delay,
     error_for_response,
+    new_session,
     normalise_api_url,
     rate_limit_wait,
 )
@@ -125,6 +134,27 @@ def test_rate_limit_wait(status: int, headers: dict, message: str, wait: float |
     assert rate_limit_wait(status, headers, message, NOW) == wait
 
 
+@pytest.mark.parametrize(
+    ("headers", "retry_after", "said"),
+    [
+        ({"retry-after": "1e308"}, 3600.0, "GitHub asked for 1e+308s, clamped to 3600s"),
+        ({"retry-after": "inf"}, 3600.0, "GitHub asked for infs, clamped to 3600s"),
+        ({"retry-after": "nan"}, 60.0, "retry in 60s)"),
+        ({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1e308"}, 3600.0, "clamped to 3600s"),
+        ({"retry-after": "3600"}, 3600.0, "retry in 3600s)"),
+    ],
+    ids=["huge-retry-after", "infinite", "not-a-number", "huge-reset", "an-hour-is-kept"],
+)
+def test_absurd_waits_are_clamped_and_the_message_says_so(
+    headers: dict, retry_after: float, said: str
+) -> None:
+    error = error_for_response(429, headers, body("slow down"), NOW, "GET /app")
+    assert isinstance(error, RateLimited)
+    assert error.retry_after == retry_after
+    assert said in str(error)
+    assert len(str(error)) < 200
+
+
 def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff_delay(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
 
@@ -151,6 +181,49 @@ def test_api_url_normalised(url: str, expected: str) -> None:
 def test_bad_api_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match="not an http"):
         normalise_api_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1", "https://ghe.example.com:99999/api/v3", "https://ghe.example.com:port/api/v3"],
+    ids=["unclosed-ipv6-bracket", "port-out-of-range", "port-not-a-number"],
+)
+def test_unparsable_api_url_is_a_config_error_not_a_value_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="is not a valid URL"):
+        normalise_api_url(url)
+
+
+@pytest.mark.parametrize(
+    ("main", "args"),
+    [
+        ("tekton.steps.cli:cli", ["install", "--installation-id", "1"]),
+        ("token_refresher.cli:cli", ["--namespace", "peribolos", "--dry-run"]),
+    ],
+    ids=["peribolos-step", "peribolos-refresh-tokens"],
+)
+def test_unparsable_api_url_exits_2_with_one_line(
+    main: str, args: list[str], app_key_file: Path, tmp_path: Path
+) -> None:
+    module, name = main.split(":")
+    command = getattr(importlib.import_module(module), name)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    env = {
+        "GITHUB_APP_ID": "4242",
+        "GITHUB_APP_PRIVATE_KEY_FILE": str(app_key_file),
+        "GITHUB_API_URL": "http://[::1",
+        "KUBECONFIG": str(kubeconfig),
+        "POD_NAMESPACE": "peribolos",
+    }
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    try:
+        result = CliRunner().invoke(command, args, env=env)
+    finally:
+        root.handlers[:] = handlers
+    assert result.exit_code == 2, result.output
+    assert "is not a valid URL" in result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(
@@ -313,3 +386,242 @@ def test_absolute_urls_must_stay_on_the_api_origin(
     with pytest.raises(GitHubRequestError, match="outside"):
         transport(fake_github, sleeps).request("GET", url, authorization="Bearer x")
     assert fake_github.requests == []
+
+
+TOKEN = "ghs_" + "T" * 36
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        json.dumps({"message": f"Bad credentials for Authorization: token {TOKEN}"}).encode(),
+        b"<html>" + b"x" * 250 + f"Authorization: token {TOKEN}".encode() + b"</html>",
+        b"y" * 280 + f"token {TOKEN}".encode(),
+    ],
+    ids=["in-githubs-message", "echoed-header-at-the-cut", "token-straddling-the-cut"],
+)
+def test_an_echoed_credential_is_hidden_before_the_message_is_cut(content: bytes) -> None:
+    error = error_for_response(500, {}, content, NOW, "GET /x", hide=(f"token {TOKEN}", TOKEN))
+    assert TOKEN[:8] not in str(error)
+    assert len(str(error)) < 400
+
+
+def test_a_registered_secret_is_hidden_before_the_message_is_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    from peribolos_core import logs
+
+    monkeypatch.setattr(logs, "_secrets", {})
+    secret = "registered-" + "s" * 40
+    logs.register_secret(secret)
+    error = error_for_response(502, {}, b"z" * 290 + secret.encode(), NOW, "GET /x")
+    assert secret[:6] not in str(error).split(": HTTP 502: ")[1].lstrip("z")
+
+
+# -- a misbehaving server: raw bytes on 127.0.0.1 --------------------------------------------------------
+
+
+class RawServer:
+    """Answers every request on 127.0.0.1 with ``reply(sock, head)``: whatever bytes, at whatever pace."""
+
+    def __init__(self, reply: Callable[[socket.socket, bytes], None]) -> None:
+        self.reply = reply
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.heads: list[bytes] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._one, args=(sock,), daemon=True).start()
+
+    def _one(self, sock: socket.socket) -> None:
+        with sock:
+            sock.settimeout(5)
+            try:
+                while True:
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            return
+                        head += chunk
+                    self.heads.append(head)
+                    self.reply(sock, head)
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Callable[[socket.socket, bytes], None]], RawServer]]:
+    servers: list[RawServer] = []
+
+    def start(reply: Callable[[socket.socket, bytes], None]) -> RawServer:
+        servers.append(RawServer(reply))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def answer(status: int, body: bytes, headers: str = "") -> bytes:
+    head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
+    return head.encode() + body
+
+
+def test_the_transport_hides_the_credential_it_sent(raw_server: Callable[..., RawServer]) -> None:
+    server = raw_server(lambda sock, head: sock.sendall(answer(500, head)))  # echoes the request head
+    t = Transport(server.url, max_retries=0, sleep=lambda s: None)
+    with pytest.raises(GitHubUnavailable) as info:
+        t.request("GET", "/app", authorization=f"Bearer {TOKEN}")
+    assert "Authorization" in str(info.value)
+    assert "T" * 8 not in str(info.value)
+
+
+# -- bounds on GitHub's answers: time, size, pages ------------------------------------------------------
+
+
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def trickle(prefix: bytes, byte: bytes = b"a", every: float = 0.05) -> Callable[[socket.socket, bytes], None]:
+    def reply(sock: socket.socket, head: bytes) -> None:
+        sock.sendall(prefix)
+        for _ in range(2000):  # at most 100 s, far beyond any deadline here
+            time.sleep(every)
+            sock.sendall(byte)
+
+    return reply
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"),
+        trickle(b"HTTP/1.1 200 OK\r\nX-Slow: "),
+        trickle(CHUNKED, b"1\r\na\r\n"),
+    ],
+    ids=["body-a-byte-at-a-time", "headers-a-byte-at-a-time", "chunks-a-byte-at-a-time"],
+)
+def test_a_trickling_answer_is_cut_off_at_the_deadline(
+    raw_server: Callable[..., RawServer], reply: Callable[[socket.socket, bytes], None]
+) -> None:
+    server = raw_server(reply)
+    session = new_session()
+    t = Transport(server.url, max_retries=0, timeout=5, deadline=0.5, sleep=lambda s: None, session=session)
+    started = time.monotonic()
+    deadline = r"no whole answer within 0.5s \(the deadline of one request\)"
+    with pytest.raises(GitHubUnavailable, match=deadline):
+        t.request("GET", "/repos/o/.github/contents/peribolos.yaml", authorization="token x")
+    assert time.monotonic() - started < 3  # each byte came well within the 5 s read timeout
+
+
+def test_the_deadline_is_per_attempt_and_retried(raw_server: Callable[..., RawServer]) -> None:
+    server = raw_server(trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"))
+    sleeps: list[float] = []
+    t = Transport(server.url, max_retries=2, deadline=0.3, sleep=sleeps.append, session=new_session())
+    with pytest.raises(GitHubUnavailable, match="after 3 attempt"):
+        t.request("GET", "/app", authorization="Bearer x")
+    assert sleeps == [0.5, 1.0] and len(server.heads) == 3
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        lambda sock, head: sock.sendall(answer(200, b"x" * (3 * 1024 * 1024))),
+        trickle(CHUNKED, b"10000\r\n" + b"y" * 65536 + b"\r\n", 0),
+    ],
+    ids=["declared-length", "endless-chunks"],
+)
+def test_an_answer_over_the_size_cap_is_refused_without_reading_it_all(
+    raw_server: Callable[..., RawServer], reply: Callable[[socket.socket, bytes], None]
+) -> None:
+    server = raw_server(reply)
+    t = Transport(server.url, max_retries=0, max_response_bytes=1024 * 1024, session=new_session())
+    with pytest.raises(GitHubRequestError, match=r"over 1048576 bytes \(the response size cap\)") as info:
+        t.request("GET", "/repos/o/.github/contents/peribolos.yaml", authorization="token x")
+    assert not info.value.temporary
+
+
+def test_an_answer_within_the_cap_is_whole(raw_server: Callable[..., RawServer]) -> None:
+    body = json.dumps({"id": 1, "data": "z" * 500_000}).encode()
+    server = raw_server(lambda sock, head: sock.sendall(answer(200, body)))
+    t = Transport(server.url, max_response_bytes=len(body), session=new_session())
+    response = t.request("GET", "/app", authorization="Bearer x")
+    assert response.content == body and response.json()["id"] == 1
+
+
+PAGE = "{url}/app/installations?page="
+
+
+def links(pages: Callable[[int], str | None]) -> Callable[[socket.socket, bytes], None]:
+    """Answer page N (from the ``page=N`` query) with ``[]`` and a Link to ``pages(N)``."""
+
+    def reply(sock: socket.socket, head: bytes) -> None:
+        target = head.split(b" ")[1].decode()
+        page = int(target.split("page=")[1]) if "page=" in target else 1
+        after = pages(page)
+        header = f'Link: <{after}>; rel="next"\r\n' if after else ""
+        sock.sendall(answer(200, b"[]", header))
+
+    return reply
+
+
+@pytest.mark.parametrize(
+    ("pages", "message", "requests"),
+    [
+        (lambda n: PAGE + "1", "page 1's Link: next points back to a page already read", 1),
+        (lambda n: PAGE + str(3 - n), "points back to a page already read", 2),
+        (lambda n: PAGE + str(n + 1), r"more than 5 pages \(the pagination cap\)", 5),
+    ],
+    ids=["next-is-itself", "two-pages-in-a-cycle", "endless-pages"],
+)
+def test_pagination_stops_at_a_repeated_page_and_at_the_cap(
+    raw_server: Callable[..., RawServer], pages: Callable[[int], str], message: str, requests: int
+) -> None:
+    holder: list[str] = []
+    server = raw_server(links(lambda n: pages(n).format(url=holder[0])))
+    holder.append(server.url)
+    t = Transport(server.url, max_pages=5, session=new_session())
+    with pytest.raises(GitHubRequestError, match=message):
+        list(t.paginate("/app/installations?page=1", authorization=lambda: "Bearer x"))
+    assert len(server.heads) == requests
+
+
+def test_pagination_follows_next_until_the_last_page(raw_server: Callable[..., RawServer]) -> None:
+    holder: list[str] = []
+    server = raw_server(links(lambda n: f"{holder[0]}/app/installations?page={n + 1}" if n < 4 else None))
+    holder.append(server.url)
+    t = Transport(server.url, max_pages=4, session=new_session())
+    assert len(list(t.paginate("/app/installations?page=1", authorization=lambda: "Bearer x"))) == 4
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_both_schemes_register_their_connections_with_the_deadline(
+    raw_server: Callable[..., RawServer], scheme: str
+) -> None:
+    from peribolos_core import http as transport_module
+
+    server = raw_server(lambda sock, head: sock.sendall(answer(200, b"{}")))
+    url = server.url.replace("http://", f"{scheme}://")
+    adapter = new_session().get_adapter(url)
+    pool = adapter.poolmanager.connection_from_url(url)
+    connection = pool._new_conn()
+    with transport_module._Watch(5) as watch:
+        try:
+            connection.request("GET", "/app")
+        except OSError:
+            pass  # https to a plain-HTTP server: the handshake fails, after the registration
+    connection.close()
+    assert watch._connections == [connection]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "github-webhooks"
 SECRET = "It's a Secret to Everybody"
@@ -84,6 +85,17 @@ def config_check_run(name: str = "peribolos/sync", app_id: int = 2) -> dict[str,
     payload["check_run"]["app"]["id"] = app_id
     payload["check_run"]["check_suite"]["head_branch"] = "main"
     return payload
+
+
+def metric(text: str | bytes, name: str, **labels: str) -> float:
+    """The value of sample ``name{labels}`` in a Prometheus text exposition; 0 when it is absent."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,13 @@ def _restore_logging() -> Iterator[None]:
     """main() configures the root logger onto CliRunner's stream, which is closed after invoke()."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    throttled = [logging.getLogger(name) for name in ("peribolos.interceptor", "uvicorn.error", "asyncio")]
+    filters = [logger.filters[:] for logger in throttled]
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for logger, kept in zip(throttled, filters, strict=True):
+        logger.filters[:] = kept  # main() throttles their warnings
 
 
 @pytest.mark.parametrize(
@@ -55,13 +60,35 @@ def test_parse_orgs(value: str | None, orgs: frozenset[str] | None) -> None:
         (["--webhook-secret-file", "{secret}", "--config-repo", " "], "must not be empty"),
         (["--webhook-secret-file", "{secret}", "--app-id", "0"], "--app-id"),
         (["--webhook-secret-file", "{secret}", "--port", "70000"], "--port"),
+        (["--webhook-secret-file", "{short}"], "webhook secret 2 of {short} is 1 characters long"),
+        (["--webhook-secret-file", "{fifteen}"], "is 15 characters long; use at least 16"),
     ],
-    ids=["no-secret", "missing-file", "not-utf8", "empty-repo", "app-id-zero", "port-range"],
+    ids=[
+        "no-secret",
+        "missing-file",
+        "not-utf8",
+        "empty-repo",
+        "app-id-zero",
+        "port-range",
+        "one-character-secret",
+        "fifteen-characters",
+    ],
 )
 def test_bad_configuration_exits_2_before_serving(tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "binary").write_bytes(b"\xff\xfe\x00")
     (tmp_path / "secret").write_text("a-webhook-secret\n")
-    args = [a.format(binary=tmp_path / "binary", secret=tmp_path / "secret") for a in args]
+    (tmp_path / "short").write_text("a-long-enough-webhook-secret\nx\n")
+    (tmp_path / "fifteen").write_text("éééééééééééééé1\n")  # 15 characters, 29 bytes
+    files = {name: tmp_path / name for name in ("binary", "secret", "short", "fifteen")}
+    args = [a.format(**files) for a in args]
     result = CliRunner().invoke(main, args, env={"WEBHOOK_SECRET": "", "GITHUB_APP_ID": ""})
     assert result.exit_code == 2, result.output
-    assert message in result.output
+    assert " ".join(message.format(**files).split()) in " ".join(result.output.split())
+    assert "a-long-enough-webhook-secret" not in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    version = importlib.metadata.version("peribolos-as-a-service")
+    assert result.output.split(", version ")[1].strip() == version

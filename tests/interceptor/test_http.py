@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
-from tekton.interceptor.server import build_server
+from tekton.interceptor.server import Limits, build_server
 from tekton.interceptor.service import Interceptor, Settings
-from tests.interceptor.conftest import SECRET, config_push, free_port, interceptor_request
+from tests.interceptor.conftest import SECRET, config_push, free_port, interceptor_request, metric
 
 LIMIT = 4096
 PUSH = json.dumps(interceptor_request("push", config_push())).encode()
@@ -21,16 +23,15 @@ def post(body: bytes, extra: str = "") -> bytes:
 
 
 def run(
-    scenario: Callable[..., Awaitable[None]], limit: int = 1 << 20, keep_alive: float = 120
+    scenario: Callable[..., Awaitable[None]], limit: int = 1 << 20, keep_alive: float = 120, **limits: Any
 ) -> Interceptor:
     """Serve on a free port, run ``scenario(port, interceptor, stop)`` against it, then drain and stop;
-    ``stop()`` starts the drain as SIGTERM does."""
+    ``stop()`` starts the drain as SIGTERM does. ``limits`` override :class:`Limits` fields."""
     interceptor = Interceptor(Settings(secrets=(SECRET.encode(),)))
+    bounds = Limits(max_request_bytes=limit, keep_alive=keep_alive, body_timeout=keep_alive, **limits)
 
     async def main() -> None:
-        server = build_server(
-            interceptor, "127.0.0.1", free_port(), max_request_bytes=limit, keep_alive=keep_alive
-        )
+        server = build_server(interceptor, "127.0.0.1", free_port(), bounds)
         serving = asyncio.create_task(server.serve())
         for _ in range(500):
             if interceptor.ready:
@@ -118,7 +119,8 @@ def test_over_the_limit_is_413_and_the_connection_closes(request_bytes: bytes) -
         assert b"connection: close" in answer
 
     interceptor = run(scenario, limit=LIMIT)
-    assert b'decision="too_large",code="413"} 1' in interceptor.metrics.render()
+    labels = {"event": "none", "decision": "too_large", "code": "413"}
+    assert metric(interceptor.metrics.render(), "peribolos_interceptor_requests_total", **labels) == 1
 
 
 @pytest.mark.parametrize(
@@ -201,3 +203,151 @@ def test_a_stalled_body_gets_408_and_idle_connections_are_closed_after_the_keep_
         writer.close()
 
     run(scenario, keep_alive=0.2)
+
+
+# --- bounds on what one client can hold: request heads, their timing, connections --------------------
+
+
+def refusals(interceptor: Interceptor, reason: str, status: int) -> float:
+    labels = {"event": "none", "decision": reason, "code": str(status)}
+    return metric(interceptor.metrics.render(), "peribolos_interceptor_requests_total", **labels)
+
+
+HEAD_ROWS = [
+    ("header-line-never-ends", b"POST / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 200_000),
+    ("url-never-ends", b"GET /" + b"a" * 200_000),
+    ("head-over-the-limit", b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 3000 + b"\r\n"),
+    ("too-many-headers", b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: v\r\n" % n for n in range(101)) + b"\r\n"),
+]
+
+
+@pytest.mark.parametrize("request_bytes", [r[1] for r in HEAD_ROWS], ids=[r[0] for r in HEAD_ROWS])
+def test_a_head_over_the_limits_is_431_and_closed(request_bytes: bytes) -> None:
+    async def scenario(port: int, *_: object) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request_bytes)
+        answer = await asyncio.wait_for(reader.read(), 5)  # the server half-closes after its answer
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+        assert b"connection: close" in answer
+        assert b"at most" in responses(answer)[0][1]
+
+    interceptor = run(scenario, max_head_bytes=16 * 1024)
+    assert refusals(interceptor, "head_too_large", 431) == 1
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /healthz HTTP/1.1\r\nHost: t\r\n" + b"".join(b"X-%d: v\r\n" % n for n in range(98)), 200),
+        (b"GET /healthz HTTP/1.1\r\nHost: t\r\nX: " + b"v" * (16 * 1024 - 80) + b"\r\n", 200),
+    ],
+    ids=["100-headers", "just-under-the-bytes"],
+)
+def test_heads_at_the_limits_are_served(head: bytes, status: int) -> None:
+    async def scenario(port: int, *_: object) -> None:
+        answer = await exchange(port, head + b"Connection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 %d " % status)
+
+    run(scenario, max_head_bytes=16 * 1024)
+
+
+def test_a_head_and_body_arriving_together_across_the_head_limit_are_served() -> None:
+    """The head ends inside the data that crosses the limit: what follows it is body, and is read."""
+    async def scenario(port: int, *_: object) -> None:
+        head_padding = "X-Pad: " + "p" * (16 * 1024 - 200) + "\r\n"
+        data = post(PUSH, extra=head_padding + "Connection: close\r\n")
+        assert len(data) > 16 * 1024 > data.index(b"\r\n\r\n")
+        answer = await exchange(port, data)
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert json.loads(responses(answer)[0][1])["extensions"]["peribolos"]["action"] == "sync"
+
+    run(scenario, max_head_bytes=16 * 1024)
+
+
+def test_slowloris_heads_get_408_and_silent_connections_are_closed() -> None:
+    async def scenario(port: int, *_: object) -> None:
+        loop = asyncio.get_running_loop()
+        silent_reader, silent = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = loop.time()
+        writer.write(b"POST / HTTP/1.1\r\nHost: t\r\n")
+        answer = b""
+        for n in range(40):  # one header line every 0.1 s: bytes keep coming, the head never ends
+            await asyncio.sleep(0.1)
+            if writer.is_closing() or reader.at_eof():
+                break
+            try:
+                writer.write(b"X-%d: v\r\n" % n)
+            except ConnectionError:
+                break
+            with contextlib.suppress(TimeoutError):
+                answer += await asyncio.wait_for(reader.read(65536), 0.01)
+            if answer:
+                break
+        answer += await asyncio.wait_for(reader.read(), 5)
+        took = loop.time() - started
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        assert b"not complete within 0.5 s" in answer
+        assert 0.4 < took < 3
+        assert await asyncio.wait_for(silent_reader.read(), 5) == b""  # closed without a word
+        assert loop.time() - started < 3
+        silent.close()
+        writer.close()
+
+    interceptor = run(scenario, head_timeout=0.5)
+    assert refusals(interceptor, "head_timeout", 408) == 2
+
+
+def test_an_idle_keep_alive_connection_is_not_hurried_by_the_head_timeout() -> None:
+    async def scenario(port: int, *_: object) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(2):
+            writer.write(post(PUSH))
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 ")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            await asyncio.sleep(0.6)  # idle longer than the head timeout, shorter than keep-alive
+        writer.close()
+
+    run(scenario, head_timeout=0.3, keep_alive=5)
+
+
+def test_connections_beyond_the_cap_get_503_at_once() -> None:
+    async def scenario(port: int, *_: object) -> None:
+        held = []
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            await reader.readuntil(b"ok\n")
+            held.append((reader, writer))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post(PUSH))
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        assert b"at most 3 at once" in answer
+        held.pop()[1].close()
+        await asyncio.sleep(0.2)
+        answer = await exchange(port, b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200 ")  # room again
+        for _, w in held:
+            w.close()
+
+    interceptor = run(scenario, max_connections=3)
+    assert refusals(interceptor, "too_many_connections", 503) == 1
+
+
+def test_a_stalled_pipelined_head_gets_408_after_the_answer_before_it() -> None:
+    async def scenario(port: int, *_: object) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post(PUSH) + b"POST / HTTP/1.1\r\nHost: t\r\n")  # then the second head stalls
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        first, _, second = answer.partition(b"HTTP/1.1 408 ")
+        assert first.startswith(b"HTTP/1.1 200 ") and b"408" not in first
+        assert json.loads(responses(first)[0][1])["continue"] is True
+        assert b"not complete within 0.3 s" in second
+
+    run(scenario, head_timeout=0.3)

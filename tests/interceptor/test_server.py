@@ -13,12 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tekton.interceptor.server import listen
 from tekton.interceptor.service import MAX_REQUEST_BYTES
 from tests.interceptor.conftest import (
     SECRET,
     Running,
     config_push,
     interceptor_request,
+    metric,
     org_installation,
     start_interceptor,
 )
@@ -44,12 +48,12 @@ def test_probes_and_metrics(interceptor_process: Start) -> None:
 
 
 def test_decisions_over_one_keep_alive_connection(interceptor_process: Start) -> None:
-    server = interceptor_process("--allowed-orgs", "octo-org,other", secrets=["old-secret-123", SECRET])
+    server = interceptor_process("--allowed-orgs", "octo-org,other", secrets=["old-secret-1234567", SECRET])
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     answers = []
     for event, payload, secret in [
         ("push", config_push(), SECRET),
-        ("installation", org_installation("installation/deleted"), "old-secret-123"),
+        ("installation", org_installation("installation/deleted"), "old-secret-1234567"),
         ("push", config_push(), "not-a-configured-secret"),
         ("ping", {"zen": "Design for failure."}, SECRET),
     ]:
@@ -65,12 +69,42 @@ def test_decisions_over_one_keep_alive_connection(interceptor_process: Start) ->
     assert answers[0]["extensions"]["peribolos"]["action"] == "sync"
     assert answers[1]["extensions"]["peribolos"]["action"] == "uninstall"
     status, metrics = call(conn, "GET", "/metrics")
-    assert b'event="push",decision="sync",code="0"} 1' in metrics
+    labels = {"event": "push", "decision": "sync", "code": "0"}
+    assert metric(metrics, "peribolos_interceptor_requests_total", **labels) == 1
+    decided = {"event": "push", "action": "sync", "code": "0"}
+    assert metric(metrics, "peribolos_interceptor_decisions_total", **decided) == 1
     assert server.stop() == 0
     lines = [json.loads(line) for line in server.log.splitlines()]
     decisions = [line for line in lines if "decision" in line]
     assert [d["decision"] for d in decisions] == ["sync", "uninstall", "stop", "stop"]
-    assert SECRET not in server.log and "old-secret-123" not in server.log
+    assert SECRET not in server.log and "old-secret-1234567" not in server.log
+
+
+def test_a_flood_of_rejections_writes_a_few_lines_with_the_count(interceptor_process: Start) -> None:
+    server = interceptor_process(secrets=[SECRET])
+
+    def post(body: bytes) -> bytes:
+        return b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    unsigned = json.dumps(interceptor_request("push", config_push(), secret="not-the-secret")).encode()
+    data = (post(unsigned) + post(b"not json")) * 300 + b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(data)  # pipelined: all 601 in one go
+        answers = b""
+        while chunk := sock.recv(1 << 20):
+            answers += chunk
+    assert answers.count(b"HTTP/1.1 200 ") == 301 and answers.count(b"HTTP/1.1 400 ") == 300
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"NOT HTTP\r\n\r\n")
+        sock.recv(100)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    _, metrics = call(conn, "GET", "/metrics")
+    assert server.stop() == 0
+    warnings = [json.loads(line) for line in server.log.splitlines() if '"warning"' in line]
+    assert 3 <= len(warnings) <= 6, warnings  # one per reason (and per 10 s), not 601
+    rejected = "peribolos_interceptor_requests_total"
+    assert metric(metrics, rejected, event="push", decision="stop", code="16") == 300  # every one counted
+    assert metric(metrics, rejected, event="none", decision="bad_request", code="400") == 300
 
 
 def test_not_an_interceptor_request_is_400(interceptor_process: Start) -> None:
@@ -137,6 +171,32 @@ def test_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
         )
         assert proc.returncode == 2
         assert "no webhook secret" in proc.stderr
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "192.0.2.1"], ids=["port-in-use", "not-our-address"])
+def test_a_failed_bind_exits_2_with_one_line(interceptor_process: Start, host: str) -> None:
+    taken = interceptor_process(secrets=[SECRET])
+    command = str(Path(sys.executable).parent / "peribolos-interceptor")
+    proc = subprocess.run(
+        [command, "--host", host, "--port", str(taken.port)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "WEBHOOK_SECRET": SECRET},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot listen on {host}:{taken.port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_accepted_connections_have_nagle_off() -> None:
+    """Without TCP_NODELAY every keep-alive answer waits ~40 ms for the client's delayed ACK."""
+    listener = listen("127.0.0.1", 0)
+    with listener, socket.create_connection(listener.getsockname()[:2]):
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.proto == socket.IPPROTO_TCP  # what asyncio checks before its own setsockopt
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_sigterm_finishes_the_request_in_flight(tmp_path: Path) -> None:

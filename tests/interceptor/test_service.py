@@ -13,7 +13,7 @@ import pytest
 from peribolos_core import logs
 from tekton.interceptor.decision import Config
 from tekton.interceptor.service import Interceptor, Settings
-from tests.interceptor.conftest import SECRET, config_push, interceptor_request, org_installation
+from tests.interceptor.conftest import SECRET, config_push, interceptor_request, metric, org_installation
 
 
 @pytest.fixture
@@ -156,13 +156,19 @@ def test_metrics_count_by_event_decision_and_code() -> None:
     post(interceptor, interceptor_request("push", config_push(), secret="wrong"))
     interceptor.handle("POST", "/", b"nope")
     text = interceptor.handle("GET", "/metrics", b"").body.decode()
-    assert 'peribolos_interceptor_requests_total{event="push",decision="sync",code="0"} 2' in text
-    assert 'peribolos_interceptor_requests_total{event="ping",decision="stop",code="9"} 1' in text
-    assert 'peribolos_interceptor_requests_total{event="other",decision="stop",code="9"} 1' in text
-    assert 'peribolos_interceptor_requests_total{event="push",decision="stop",code="16"} 1' in text
-    assert 'peribolos_interceptor_requests_total{event="none",decision="bad_request",code="400"} 1' in text
-    assert 'peribolos_interceptor_request_duration_seconds_bucket{le="+Inf"} 5' in text
-    assert "peribolos_interceptor_request_duration_seconds_count 5" in text
+    requests = "peribolos_interceptor_requests_total"
+    assert metric(text, requests, event="push", decision="sync", code="0") == 2
+    assert metric(text, requests, event="ping", decision="stop", code="9") == 1
+    assert metric(text, requests, event="other", decision="stop", code="9") == 1
+    assert metric(text, requests, event="push", decision="stop", code="16") == 1
+    assert metric(text, requests, event="none", decision="bad_request", code="400") == 1
+    decisions = "peribolos_interceptor_decisions_total"
+    assert metric(text, decisions, event="push", action="sync", code="0") == 2
+    assert metric(text, decisions, event="ping", action="none", code="9") == 1
+    assert metric(text, decisions, event="push", action="none", code="16") == 1
+    assert metric(text, decisions, event="none", action="none", code="400") == 0  # no decision: HTTP 400
+    assert metric(text, "peribolos_interceptor_request_duration_seconds_bucket", le="+Inf") == 5
+    assert metric(text, "peribolos_interceptor_request_duration_seconds_count") == 5
     assert "# TYPE peribolos_interceptor_request_duration_seconds histogram" in text
 
 
@@ -182,3 +188,17 @@ def test_one_log_line_per_decision_without_body_or_secret(log_stream: io.StringI
     text = log_stream.getvalue()
     assert "must not be logged" not in text
     assert SECRET not in text and "sha256=" not in text
+
+
+def test_a_large_signed_body_of_countless_objects_is_refused_before_parsing() -> None:
+    body = "[" + ",".join(["{}"] * 600_000) + "]"  # 1.8 MB, would be 600,000 dicts
+    status, answer = post(make(), interceptor_request("push", None, body=body))
+    assert status == 200 and answer["status"]["code"] == 3
+    assert "over 500000 JSON objects and arrays" in answer["status"]["message"]
+
+
+def test_the_request_buffer_is_cleared_once_parsed() -> None:
+    raw = bytearray(json.dumps(interceptor_request("push", config_push())).encode())
+    response = make().handle("POST", "/", raw)
+    assert json.loads(response.body)["continue"] is True
+    assert raw == bytearray()  # handed over: not kept beside the parsed payload
