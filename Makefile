@@ -47,11 +47,11 @@ lint: venv
 
 # Debian packages of the node (containerd, runc, CNI plugins, iptables, podman, debootstrap...), as root.
 cluster-tools:
-	bash tests/e2e/tools/debian-packages.sh
+	bash tests/infra/tools/debian-packages.sh
 
 # The Go tools (Kubernetes, Tekton, CoreDNS, peribolos) from the pinned modules into $(E2E_CACHE).
 e2e-tools: cluster-tools
-	bash tests/e2e/tools/build.sh "$(E2E_CACHE)"
+	bash tests/infra/tools/build.sh "$(E2E_CACHE)"
 
 # The cluster's images: the Go tools as images, and this project's image from its Dockerfile (podman).
 cluster-images: venv e2e-tools
@@ -73,10 +73,10 @@ check-docs: venv
 unit: venv
 	$(BIN)/pytest -m 'not e2e' $(PYTEST_ARGS)
 
-# The suite runs in a network namespace of its own (tests/e2e/isolated-net.sh): only loopback, so no
+# The suite runs in a network namespace of its own (tests/infra/isolated-net.sh): only loopback, so no
 # server a test starts is reachable from outside. E2E_NETNS=0 turns that off.
 test: venv lint check-docs cluster-images
-	bash tests/e2e/isolated-net.sh $(BIN)/pytest $(PYTEST_ARGS)
+	bash tests/infra/isolated-net.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: venv e2e-tools
 	@# wrk drives the interceptor bench when it can be installed; else its Python load generator does.

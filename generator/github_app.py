@@ -145,7 +145,7 @@ def exchange_code(transport: Transport, code: str) -> AppCredentials:
     try:
         response = transport.request(
             "POST", f"/app-manifests/{code}/conversions",
-            authorization=None,  # type: ignore[arg-type]  # None drops the header: the code authenticates
+            authorization=None,  # no header: the code authenticates
         )
         data = response.json()
     except GitHubError as exc:

@@ -345,7 +345,7 @@ class Transport:
         method: str,
         path_or_url: str,
         *,
-        authorization: str,
+        authorization: str | None,
         json_body: Any = None,
         params: Mapping[str, Any] | None = None,
         accept: str = "application/vnd.github+json",
@@ -353,17 +353,21 @@ class Transport:
     ) -> requests.Response:
         """Send one request (with retries); return the 2xx response or raise a :class:`GitHubError`.
 
-        ``authorization`` is the full header value ("Bearer <jwt>", "token <token>"); it is used for this
-        request only and never appears in an error.
+        ``authorization`` is the full header value ("Bearer <jwt>", "token <token>"), or None for the few
+        calls that carry their credential elsewhere (the App-manifest conversion's code); it is used for
+        this request only and never appears in an error.
         """
         url = self.url_for(path_or_url)
         what = f"{method} {urlsplit(url).path}"
         headers = {
             "Accept": accept,
-            "Authorization": authorization,
             "User-Agent": self.user_agent,
             "X-GitHub-Api-Version": API_VERSION,
         }
+        hide: tuple[str, ...] = ()
+        if authorization is not None:
+            headers["Authorization"] = authorization
+            hide = (authorization, authorization.partition(" ")[2])
         attempt = 0
         while True:
             self._count()
@@ -423,7 +427,7 @@ class Transport:
                 what,
                 on_404,
                 self.hint_401,
-                hide=(authorization, authorization.partition(" ")[2]),
+                hide=hide,
             )
             response.close()
             if attempt < self.max_retries:

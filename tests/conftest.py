@@ -1,6 +1,7 @@
 """Shared fixtures: a real Kubernetes API server (etcd + kube-apiserver built by ``make e2e-tools``).
 
-- ``kube_apiserver`` (session): a :class:`tests.infra.controlplane.ControlPlane` with ``.url``, ``.kubeconfig``
+- ``kube_apiserver`` (session): a :class:`tests.infra.controlplane.ControlPlane` with ``.url``,
+  ``.kubeconfig``
   (admin, group system:masters), ``.ca``, ``.api_client()``, ``.apply(docs)`` (server-side apply),
   ``.service_account_kubeconfig(ns, name)`` (a TokenRequest token: real RBAC), ``.log_dir``.
   The Tekton Pipelines and Triggers CRDs are installed and Established. RBAC is the only authorizer.

@@ -24,9 +24,9 @@ from peribolos_core.errors import GitHubError
 from peribolos_core.github import GitHubApp, InstallationToken
 from peribolos_core.http import new_session
 from peribolos_core.token_store import TokenStore
-from tests.infra.controlplane import find_tools, start_control_plane
 from tests.fakes.fixtures import APP_ID
 from tests.fakes.github import FakeGitHub
+from tests.infra.controlplane import find_tools, start_control_plane
 
 LATENCY = 0.05
 INSTALLATIONS = 10_000

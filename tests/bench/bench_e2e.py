@@ -30,10 +30,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e import payloads
-from tests.infra.controlplane import start_control_plane
 from tests.e2e.harness import post_webhook
 from tests.e2e.stack import Stack, start_stack
 from tests.fakes.github import FakeGitHub
+from tests.infra.controlplane import start_control_plane
 
 APP_ID = "4242"
 ORG = "bench-org"

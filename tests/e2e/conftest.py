@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.infra.controlplane import ControlPlane
 from tests.e2e.stack import Stack, start_stack
 from tests.fakes.fixtures import APP_ID, app_key  # noqa: F401 - re-exported fixture
 from tests.fakes.github import FakeGitHub
+from tests.infra.controlplane import ControlPlane
 
 ORG = "octo-org"
 INSTALLATION_ID = 1001

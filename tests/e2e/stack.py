@@ -18,7 +18,6 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.infra.controlplane import ControlPlane, Process, free_port
 from tests.e2e.harness import (
     Interceptor,
     Sink,
@@ -29,6 +28,7 @@ from tests.e2e.harness import (
     start_sink,
 )
 from tests.fakes.github import FakeGitHub
+from tests.infra.controlplane import ControlPlane, Process, free_port
 
 NAMESPACE = "peribolos"
 EVENTLISTENER = "peribolos"

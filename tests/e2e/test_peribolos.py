@@ -18,10 +18,10 @@ import pytest
 
 from tests.e2e import payloads
 from tests.e2e.conftest import INSTALLATION_ID, ORG
-from tests.infra.controlplane import find_tools
 from tests.e2e.harness import post_webhook, run_task_step, wait_for_taskruns
 from tests.e2e.stack import Stack
 from tests.fakes.github import FakeTeam, RecordedRequest
+from tests.infra.controlplane import find_tools
 
 pytestmark = pytest.mark.e2e
 

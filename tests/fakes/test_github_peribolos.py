@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.infra.controlplane import find_tools
 from tests.fakes.client import mint
 from tests.fakes.github import FakeGitHub, FakeTeam, RecordedRequest
+from tests.infra.controlplane import find_tools
 
 pytestmark = pytest.mark.e2e
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from tests.infra import images as image_builder
 from tests.infra.controlplane import (
     ControlPlane,
     ControlPlaneError,
@@ -44,7 +45,6 @@ from tests.infra.controlplane import (
     free_port,
     wait_until,
 )
-from tests.infra import images as image_builder
 from tests.infra.node import KUBELET_SYSCTLS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -184,7 +184,8 @@ def stale_cgroup_roots(prefix: str = "peribolos-e2e-") -> list[str]:
         for path in hierarchy.glob(prefix + "*"):
             procs = path / "cgroup.procs"
             if path.is_dir() and not any(
-                (p / "cgroup.procs").read_text().strip() for p in [path, *path.rglob("*")]
+                (p / "cgroup.procs").read_text().strip()
+                for p in [path, *path.rglob("*")]
                 if p.is_dir() and (p / "cgroup.procs").exists()
             ):
                 names.add(path.name)
@@ -200,14 +201,19 @@ class ClusterControlPlane(ControlPlane):
     kubelet with a client certificate, admission webhooks found through EndpointSlices."""
 
     def serving_sans(self) -> tuple[list[str], list[str]]:
-        dns = ["kubernetes", "kubernetes.default", "kubernetes.default.svc",
-               f"kubernetes.default.svc.{CLUSTER_DOMAIN}"]
+        dns = [
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            f"kubernetes.default.svc.{CLUSTER_DOMAIN}",
+        ]
         return dns, [NODE_IP, KUBERNETES_SERVICE_IP]
 
     def apiserver_flags(self, pki: Path) -> list[str]:
         assert self.authority is not None
-        client = self.authority.client("apiserver-kubelet-client", "kube-apiserver-kubelet-client",
-                                       ["system:masters"])
+        client = self.authority.client(
+            "apiserver-kubelet-client", "kube-apiserver-kubelet-client", ["system:masters"]
+        )
         return [
             "--authorization-mode=Node,RBAC",
             "--enable-admission-plugins=NodeRestriction",
@@ -237,7 +243,11 @@ class Cluster:
 
     def __post_init__(self) -> None:
         self.plane = ClusterControlPlane(tools=self.tools, workdir=self.workdir)
-        self.plane.address, self.plane.secure_port, self.plane.service_cidr = NODE_IP, APISERVER_PORT, SERVICE_CIDR
+        self.plane.address, self.plane.secure_port, self.plane.service_cidr = (
+            NODE_IP,
+            APISERVER_PORT,
+            SERVICE_CIDR,
+        )
         self.cgroup_root = f"peribolos-e2e-{os.getpid()}-{int(time.time())}"
 
     # ---- convenience
@@ -253,20 +263,24 @@ class Cluster:
     def api_client(self, kubeconfig: Path | None = None) -> Any:
         return self.plane.api_client(kubeconfig)
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         """The built kubectl (v1.34.4) as the cluster admin."""
         command = [str(self.tools.bin("kubectl")), "--kubeconfig", str(self.kubeconfig), *args]
         result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise ClusterError(f"kubectl {' '.join(args)} failed ({result.returncode}): "
-                               f"{(result.stderr or result.stdout).strip()[-3000:]}")
+            raise ClusterError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}): "
+                f"{(result.stderr or result.stdout).strip()[-3000:]}"
+            )
         return result
 
     def describe(self) -> str:
         logs = sorted(self.log_dir.glob("*.log"))
-        return "\n".join(f"--- {p.name}: {p}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-20:])
-                         for p in logs)
+        return "\n".join(
+            f"--- {p.name}: {p}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-20:]) for p in logs
+        )
 
     # ---- start
 
@@ -276,7 +290,9 @@ class Cluster:
                 "the test cluster runs only inside a network namespace of the test run's own "
                 "(make test makes one; make cluster-up makes a named one): refusing to bind on the host"
             )
-        missing = [c for c in ("ip", "unshare", "iptables", "containerd", "runc", "ctr") if not shutil.which(c)]
+        missing = [
+            c for c in ("ip", "unshare", "iptables", "containerd", "runc", "ctr") if not shutil.which(c)
+        ]
         if missing or not Path("/usr/lib/cni/bridge").exists():
             raise ClusterError(f"missing node tools {missing or ['CNI plugins']}: run `make cluster-tools`")
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -306,7 +322,8 @@ class Cluster:
         assert self.plane.authority is not None
         pair = self.plane.authority.client(name, user, groups)
         return self.plane.write_kubeconfig(
-            self.workdir / f"{name}.kubeconfig", user,
+            self.workdir / f"{name}.kubeconfig",
+            user,
             {"client-certificate": str(pair.cert), "client-key": str(pair.key)},
         )
 
@@ -319,26 +336,41 @@ class Cluster:
         pki = self.workdir / "pki"
         assert self.plane.authority is not None
         kcm = self._pki_kubeconfig("kube-controller-manager", "system:kube-controller-manager")
-        self._process("kube-controller-manager", [
-            str(self.tools.bin("kube-controller-manager")),
-            f"--kubeconfig={kcm}", f"--authentication-kubeconfig={kcm}", f"--authorization-kubeconfig={kcm}",
-            f"--service-account-private-key-file={pki / 'sa.key'}",
-            f"--root-ca-file={self.plane.ca}",
-            "--use-service-account-credentials=true",
-            f"--cluster-signing-cert-file={self.plane.authority.pair.cert}",
-            f"--cluster-signing-key-file={self.plane.authority.pair.key}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={free_port()}",
-            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route,-persistentvolume-expander",
-            "--concurrent-gc-syncs=5", "--v=1",
-        ])
+        self._process(
+            "kube-controller-manager",
+            [
+                str(self.tools.bin("kube-controller-manager")),
+                f"--kubeconfig={kcm}",
+                f"--authentication-kubeconfig={kcm}",
+                f"--authorization-kubeconfig={kcm}",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={self.plane.ca}",
+                "--use-service-account-credentials=true",
+                f"--cluster-signing-cert-file={self.plane.authority.pair.cert}",
+                f"--cluster-signing-key-file={self.plane.authority.pair.key}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route,-persistentvolume-expander",
+                "--concurrent-gc-syncs=5",
+                "--v=1",
+            ],
+        )
         scheduler = self._pki_kubeconfig("kube-scheduler", "system:kube-scheduler")
-        self._process("kube-scheduler", [
-            str(self.tools.bin("kube-scheduler")),
-            f"--kubeconfig={scheduler}", f"--authentication-kubeconfig={scheduler}",
-            f"--authorization-kubeconfig={scheduler}",
-            "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={free_port()}", "--v=1",
-        ])
+        self._process(
+            "kube-scheduler",
+            [
+                str(self.tools.bin("kube-scheduler")),
+                f"--kubeconfig={scheduler}",
+                f"--authentication-kubeconfig={scheduler}",
+                f"--authorization-kubeconfig={scheduler}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                "--v=1",
+            ],
+        )
 
     def _node_config(self) -> Path:
         """containerd's config, the CNI network, the kubelet's config and flags, for tests.infra.node."""
@@ -348,12 +380,19 @@ class Cluster:
         socket = node_dir / "containerd.sock"
         containerd_config = node_dir / "containerd.toml"
         containerd_config.write_text(_containerd_toml(node_dir, socket, image_builder.PAUSE_REF))
-        (node_dir / "cni" / "10-peribolos-e2e.conflist").write_text(json.dumps(_cni_conflist(node_dir), indent=2))
+        (node_dir / "cni" / "10-peribolos-e2e.conflist").write_text(
+            json.dumps(_cni_conflist(node_dir), indent=2)
+        )
         serving = self.plane.authority.serving("kubelet-serving", [NODE_NAME], [NODE_IP])
-        kubelet_kubeconfig = self._pki_kubeconfig("kubelet-client", f"system:node:{NODE_NAME}", ["system:nodes"])
+        kubelet_kubeconfig = self._pki_kubeconfig(
+            "kubelet-client", f"system:node:{NODE_NAME}", ["system:nodes"]
+        )
         kubelet_config = node_dir / "kubelet.yaml"
-        kubelet_config.write_text(yaml.safe_dump(_kubelet_config(
-            socket, self.plane.ca, serving.cert, serving.key, self.cgroup_root)))
+        kubelet_config.write_text(
+            yaml.safe_dump(
+                _kubelet_config(socket, self.plane.ca, serving.cert, serving.key, self.cgroup_root)
+            )
+        )
         config = {
             "workdir": str(node_dir),
             "containerd": shutil.which("containerd"),
@@ -362,8 +401,11 @@ class Cluster:
             "ctr": shutil.which("ctr"),
             "kubelet": str(self.tools.bin("kubelet")),
             "kubelet_args": [
-                f"--config={kubelet_config}", f"--kubeconfig={kubelet_kubeconfig}",
-                f"--hostname-override={NODE_NAME}", f"--node-ip={NODE_IP}", "--v=1",
+                f"--config={kubelet_config}",
+                f"--kubeconfig={kubelet_kubeconfig}",
+                f"--hostname-override={NODE_NAME}",
+                f"--node-ip={NODE_IP}",
+                "--v=1",
             ],
             "images": [str(p) for p in self.image_archives.values()],
         }
@@ -375,16 +417,35 @@ class Cluster:
         make_cgroup_root(self.cgroup_root)
         config = self._node_config()
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        self.node = self._process("node", [
-            "unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private", "--mount-proc",
-            "--", sys.executable, "-m", "tests.infra.node", str(config),
-        ], env=env, stop_timeout=40)
+        self.node = self._process(
+            "node",
+            [
+                "unshare",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount",
+                "--propagation",
+                "private",
+                "--mount-proc",
+                "--",
+                sys.executable,
+                "-m",
+                "tests.infra.node",
+                str(config),
+            ],
+            env=env,
+            stop_timeout=40,
+        )
         ready = self.workdir / "node" / "node-ready"
         failed = self.workdir / "node" / "node-failed"
 
         def node_ready() -> bool:
             if failed.exists():
-                raise ClusterError(f"the node failed: {failed.read_text().strip()} (logs in {self.workdir / 'node' / 'logs'})")
+                raise ClusterError(
+                    f"the node failed: {failed.read_text().strip()} "
+                    f"(logs in {self.workdir / 'node' / 'logs'})"
+                )
             if not ready.exists():
                 return False
             from kubernetes import client
@@ -406,22 +467,33 @@ class Cluster:
     def _start_kube_proxy(self) -> None:
         kubeconfig = self._pki_kubeconfig("kube-proxy", "system:kube-proxy")
         config = self.workdir / "kube-proxy.yaml"
-        config.write_text(yaml.safe_dump({
-            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
-            "kind": "KubeProxyConfiguration",
-            "mode": "iptables",
-            "clusterCIDR": CLUSTER_CIDR,
-            "hostnameOverride": NODE_NAME,
-            "bindAddress": NODE_IP,
-            "healthzBindAddress": f"127.0.0.1:{free_port()}",
-            "metricsBindAddress": f"127.0.0.1:{free_port()}",
-            "clientConnection": {"kubeconfig": str(kubeconfig)},
-            # Zeros: kube-proxy leaves the host-wide nf_conntrack settings alone.
-            "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
-            # Pods reach Services on the same bridge without br_netfilter: replies come back through us.
-            "iptables": {"masqueradeAll": True, "localhostNodePorts": False, "syncPeriod": "10s"},
-        }))
-        proxy = self._process("kube-proxy", [str(self.tools.bin("kube-proxy")), f"--config={config}", "--v=1"])
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+                    "kind": "KubeProxyConfiguration",
+                    "mode": "iptables",
+                    "clusterCIDR": CLUSTER_CIDR,
+                    "hostnameOverride": NODE_NAME,
+                    "bindAddress": NODE_IP,
+                    "healthzBindAddress": f"127.0.0.1:{free_port()}",
+                    "metricsBindAddress": f"127.0.0.1:{free_port()}",
+                    "clientConnection": {"kubeconfig": str(kubeconfig)},
+                    # Zeros: kube-proxy leaves the host-wide nf_conntrack settings alone.
+                    "conntrack": {
+                        "maxPerCore": 0,
+                        "min": 0,
+                        "tcpEstablishedTimeout": "0s",
+                        "tcpCloseWaitTimeout": "0s",
+                    },
+                    # Pods reach Services on their bridge without br_netfilter: replies return through us.
+                    "iptables": {"masqueradeAll": True, "localhostNodePorts": False, "syncPeriod": "10s"},
+                }
+            )
+        )
+        proxy = self._process(
+            "kube-proxy", [str(self.tools.bin("kube-proxy")), f"--config={config}", "--v=1"]
+        )
 
         def programmed() -> bool:
             rules = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
@@ -452,8 +524,13 @@ class Cluster:
             return not pending
 
         try:
-            wait_until(f"deployments {', '.join(sorted(pending))} in {namespace} available", available,
-                       timeout, [p for p in self.processes if p is not None], 0.5)
+            wait_until(
+                f"deployments {', '.join(sorted(pending))} in {namespace} available",
+                available,
+                timeout,
+                [p for p in self.processes if p is not None],
+                0.5,
+            )
         except ControlPlaneError as exc:
             pods = self.kubectl("get", "pods", "-A", "-o", "wide", check=False).stdout
             events = self.kubectl("get", "events", "-A", "--sort-by=.lastTimestamp", check=False).stdout
@@ -474,23 +551,42 @@ class Cluster:
         pipeline_file.write_text(pipeline)
         self.apply_file(pipeline_file, server_side=True)
         # As Tekton's docs: Pipelines ready before anything else (its webhook validates their ConfigMaps).
-        self.wait_available(TEKTON_PIPELINES_NAMESPACE, ["tekton-pipelines-controller", "tekton-pipelines-webhook"],
-                            timeout=300)
+        self.wait_available(
+            TEKTON_PIPELINES_NAMESPACE,
+            ["tekton-pipelines-controller", "tekton-pipelines-webhook"],
+            timeout=300,
+        )
         # Pod Security "restricted" in the product's namespace needs Tekton to give its injected init
         # containers a restricted security context: docs/operations.md tells platform teams to do this.
-        self.kubectl("-n", TEKTON_PIPELINES_NAMESPACE, "patch", "configmap", "feature-flags", "--type=merge",
-                     "-p", json.dumps({"data": {"set-security-context": "true"}}))
+        self.kubectl(
+            "-n",
+            TEKTON_PIPELINES_NAMESPACE,
+            "patch",
+            "configmap",
+            "feature-flags",
+            "--type=merge",
+            "-p",
+            json.dumps({"data": {"set-security-context": "true"}}),
+        )
         # As Triggers' install docs: release.yaml, then (its CRDs now served) interceptors.yaml.
-        for name, text in (("release", tekton_release(release / "triggers")),
-                           ("interceptors", tekton_release(release / "triggers" / "interceptors"))):
+        for name, text in (
+            ("release", tekton_release(release / "triggers")),
+            ("interceptors", tekton_release(release / "triggers" / "interceptors")),
+        ):
             path = self.workdir / "addons" / f"tekton-triggers-{name}.yaml"
             path.write_text(text)
             self.apply_file(path, server_side=True)
             self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
         self.startup_seconds["tekton applied"] = round(time.monotonic() - t0, 2)
-        self.wait_available(TEKTON_PIPELINES_NAMESPACE, [
-            "tekton-triggers-controller", "tekton-triggers-webhook", "tekton-triggers-core-interceptors",
-        ], timeout=300)
+        self.wait_available(
+            TEKTON_PIPELINES_NAMESPACE,
+            [
+                "tekton-triggers-controller",
+                "tekton-triggers-webhook",
+                "tekton-triggers-core-interceptors",
+            ],
+            timeout=300,
+        )
 
     # ---- stop
 
@@ -518,8 +614,10 @@ class Cluster:
         after = read_host_sysctls()
         changed = {k: (v, after.get(k)) for k, v in self.host_sysctls_before.items() if after.get(k) != v}
         if changed:
-            problems.append("host kernel settings changed: " + ", ".join(
-                f"{k} {old} -> {new}" for k, (old, new) in changed.items()))
+            problems.append(
+                "host kernel settings changed: "
+                + ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items())
+            )
         if problems:
             raise ClusterError("; ".join(problems))
 
@@ -538,7 +636,7 @@ def _first_child(pid: int) -> int:
 def _containerd_toml(node_dir: Path, socket: Path, pause_ref: str) -> str:
     """containerd 1.6, version 2 config: its own root and socket, overlayfs, runc with cgroupfs, our CNI."""
     return f"""version = 2
-root = "{node_dir / 'containerd-root'}"
+root = "{node_dir / "containerd-root"}"
 state = "/run/containerd"
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
@@ -554,7 +652,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   address = ""
 
 [plugins."io.containerd.internal.v1.opt"]
-  path = "{node_dir / 'containerd-opt'}"
+  path = "{node_dir / "containerd-opt"}"
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{pause_ref}"
@@ -573,7 +671,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "{node_dir / 'cni'}"
+    conf_dir = "{node_dir / "cni"}"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = ""
 """
@@ -592,8 +690,11 @@ def _cni_conflist(node_dir: Path) -> dict[str, Any]:
                 "isDefaultGateway": True,
                 "ipMasq": False,
                 "hairpinMode": True,
-                "ipam": {"type": "host-local", "ranges": [[{"subnet": POD_CIDR}]],
-                         "dataDir": str(node_dir / "cni-ipam")},
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": POD_CIDR}]],
+                    "dataDir": str(node_dir / "cni-ipam"),
+                },
             },
             {"type": "portmap", "capabilities": {"portMappings": True}},
         ],
@@ -609,8 +710,11 @@ def _kubelet_config(socket: Path, ca: Path, cert: Path, key: Path, cgroup_root: 
         "readOnlyPort": 0,
         "healthzBindAddress": "127.0.0.1",
         "healthzPort": free_port(),
-        "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
-                           "x509": {"clientCAFile": str(ca)}},
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True},
+            "x509": {"clientCAFile": str(ca)},
+        },
         "authorization": {"mode": "Webhook"},
         "tlsCertFile": str(cert),
         "tlsPrivateKeyFile": str(key),
@@ -625,8 +729,12 @@ def _kubelet_config(socket: Path, ca: Path, cert: Path, key: Path, cgroup_root: 
         # The shared disk is well used: never garbage-collect the imported images, evict only at 1 %.
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
-        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "nodefs.inodesFree": "1%",
-                         "imagefs.available": "1%"},
+        "evictionHard": {
+            "memory.available": "100Mi",
+            "nodefs.available": "1%",
+            "nodefs.inodesFree": "1%",
+            "imagefs.available": "1%",
+        },
         "clusterDNS": [DNS_SERVICE_IP],
         "clusterDomain": CLUSTER_DOMAIN,
         "resolvConf": "",
@@ -646,7 +754,8 @@ def _kubelet_config(socket: Path, ca: Path, cert: Path, key: Path, cgroup_root: 
 
 def coredns_manifests(image: str) -> list[dict[str, Any]]:
     """CoreDNS for Service names, as kubeadm deploys it, answering only for the cluster (no upstream:
-    nothing outside the test's network namespace exists). It listens on 1053 as non-root; the Service maps 53."""
+    nothing outside the test's network namespace exists). It listens on 1053 as non-root; the Service
+    maps 53."""
     labels = {"k8s-app": "kube-dns"}
     corefile = (
         ".:1053 {\n    errors\n    health :8080\n    ready :8181\n"
@@ -655,49 +764,110 @@ def coredns_manifests(image: str) -> list[dict[str, Any]]:
         "    cache 30\n    loop\n    reload\n}\n"
     )
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "coredns", "namespace": "kube-system"}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:coredns"},
-         "rules": [
-             {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"],
-              "verbs": ["list", "watch"]},
-             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
-         ]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "system:coredns"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:coredns"},
-         "subjects": [{"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"}]},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns", "namespace": "kube-system"},
-         "data": {"Corefile": corefile}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "coredns", "namespace": "kube-system",
-                                                                     "labels": labels},
-         "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
-             "metadata": {"labels": labels},
-             "spec": {
-                 "serviceAccountName": "coredns",
-                 "dnsPolicy": "Default",
-                 "priorityClassName": "system-cluster-critical",
-                 "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "seccompProfile": {"type": "RuntimeDefault"}},
-                 "containers": [{
-                     "name": "coredns", "image": image, "imagePullPolicy": "IfNotPresent",
-                     "args": ["-conf", "/etc/coredns/Corefile"],
-                     "ports": [{"name": "dns", "containerPort": 1053, "protocol": "UDP"},
-                               {"name": "dns-tcp", "containerPort": 1053, "protocol": "TCP"}],
-                     "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}, "periodSeconds": 2},
-                     "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}},
-                     "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-                     "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                         "capabilities": {"drop": ["ALL"]}},
-                     "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
-                 }],
-                 "volumes": [{"name": "config", "configMap": {"name": "coredns"}}],
-             },
-         }}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "namespace": "kube-system",
-                                                             "labels": labels},
-         "spec": {"clusterIP": DNS_SERVICE_IP, "selector": labels, "ports": [
-             {"name": "dns", "port": 53, "targetPort": 1053, "protocol": "UDP"},
-             {"name": "dns-tcp", "port": 53, "targetPort": 1053, "protocol": "TCP"},
-         ]}},
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "coredns", "namespace": "kube-system"},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "system:coredns"},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["endpoints", "services", "pods", "namespaces"],
+                    "verbs": ["list", "watch"],
+                },
+                {
+                    "apiGroups": ["discovery.k8s.io"],
+                    "resources": ["endpointslices"],
+                    "verbs": ["list", "watch"],
+                },
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "system:coredns"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "system:coredns",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"}],
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "coredns", "namespace": "kube-system"},
+            "data": {"Corefile": corefile},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "serviceAccountName": "coredns",
+                        "dnsPolicy": "Default",
+                        "priorityClassName": "system-cluster-critical",
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": 65532,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "containers": [
+                            {
+                                "name": "coredns",
+                                "image": image,
+                                "imagePullPolicy": "IfNotPresent",
+                                "args": ["-conf", "/etc/coredns/Corefile"],
+                                "ports": [
+                                    {"name": "dns", "containerPort": 1053, "protocol": "UDP"},
+                                    {"name": "dns-tcp", "containerPort": 1053, "protocol": "TCP"},
+                                ],
+                                "readinessProbe": {
+                                    "httpGet": {"path": "/ready", "port": 8181},
+                                    "periodSeconds": 2,
+                                },
+                                "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}},
+                                "resources": {
+                                    "requests": {"cpu": "10m", "memory": "32Mi"},
+                                    "limits": {"memory": "128Mi"},
+                                },
+                                "securityContext": {
+                                    "allowPrivilegeEscalation": False,
+                                    "readOnlyRootFilesystem": True,
+                                    "capabilities": {"drop": ["ALL"]},
+                                },
+                                "volumeMounts": [
+                                    {"name": "config", "mountPath": "/etc/coredns", "readOnly": True}
+                                ],
+                            }
+                        ],
+                        "volumes": [{"name": "config", "configMap": {"name": "coredns"}}],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
+            "spec": {
+                "clusterIP": DNS_SERVICE_IP,
+                "selector": labels,
+                "ports": [
+                    {"name": "dns", "port": 53, "targetPort": 1053, "protocol": "UDP"},
+                    {"name": "dns-tcp", "port": 53, "targetPort": 1053, "protocol": "TCP"},
+                ],
+            },
+        },
     ]
 
 
@@ -715,7 +885,7 @@ def tekton_release(directory: Path, skip: Sequence[str] = ()) -> str:
         files += sorted((directory / sub).glob("*.yaml"))
     files = [f for f in files if f.name not in skip]
     # Namespaces first, then CRDs, then everything else (kubectl applies in file order).
-    files.sort(key=lambda f: (0 if "namespace" in f.name else 1 if "300-" in f.name else 2))
+    files.sort(key=lambda f: 0 if "namespace" in f.name else 1 if "300-" in f.name else 2)
     docs = []
     for path in files:
         text = path.read_text()

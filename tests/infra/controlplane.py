@@ -54,10 +54,19 @@ def cache_dir() -> Path:
 
 
 MODULE_BINARIES: dict[str, list[str]] = {
-    "kube": ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
-             "kubectl"],
-    "pipeline": [f"tekton-{c}" for c in
-                 ("controller", "webhook", "entrypoint", "nop", "workingdirinit", "sidecarlogresults")],
+    "kube": [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kubelet",
+        "kube-proxy",
+        "kubectl",
+    ],
+    "pipeline": [
+        f"tekton-{c}"
+        for c in ("controller", "webhook", "entrypoint", "nop", "workingdirinit", "sidecarlogresults")
+    ],
     "triggers": ["triggers-controller", "triggers-webhook", "eventlistenersink", "interceptors"],
     "coredns": ["coredns"],
     "peribolos": ["peribolos"],

@@ -70,8 +70,13 @@ TRIGGERS_VERSION = "v0.37.0"
 
 
 def _tekton(name: str, repo: str, version: str, binary: str) -> GoImage:
-    return GoImage(f"tekton/{repo}/{name}", binary, f"/ko-app/{name}", version,
-                   f"ko://github.com/tektoncd/{repo}/cmd/{name}")
+    return GoImage(
+        f"tekton/{repo}/{name}",
+        binary,
+        f"/ko-app/{name}",
+        version,
+        f"ko://github.com/tektoncd/{repo}/cmd/{name}",
+    )
 
 
 GO_IMAGES: tuple[GoImage, ...] = (
@@ -117,7 +122,7 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def go_image_archives(cache: Path, log=print) -> dict[str, Path]:  # noqa: ANN001 - a print-like callable
+def go_image_archives(cache: Path, log=print) -> dict[str, Path]:
     """Make (when stale) the archive of every Go image; ref -> archive path."""
     out: dict[str, Path] = {}
     for image in GO_IMAGES:
@@ -129,17 +134,20 @@ def go_image_archives(cache: Path, log=print) -> dict[str, Path]:  # noqa: ANN00
         if not _stamp_ok(archive, key):
             started = time.monotonic()
             entries = [*oci.minimal_base(), oci.copy(image.path.lstrip("/"), binary)]
-            oci.write_archive(archive, image.ref, entries, oci.ImageConfig(entrypoint=[image.path],
-                                                                             user=image.user))
+            oci.write_archive(
+                archive, image.ref, entries, oci.ImageConfig(entrypoint=[image.path], user=image.user)
+            )
             _write_stamp(archive, key)
-            log(f"images: wrote {image.ref} ({archive.stat().st_size >> 20} MiB) in "
-                f"{time.monotonic() - started:.1f}s")
+            log(
+                f"images: wrote {image.ref} ({archive.stat().st_size >> 20} MiB) in "
+                f"{time.monotonic() - started:.1f}s"
+            )
         out[image.ref] = archive
     out[BUSYBOX_REF] = busybox_archive(cache, log)
     return out
 
 
-def busybox_archive(cache: Path, log=print) -> Path:  # noqa: ANN001
+def busybox_archive(cache: Path, log=print) -> Path:
     """Tekton's ``-shell-image``: Debian's static busybox with a link for each applet."""
     busybox = Path("/bin/busybox")
     if not busybox.is_file():
@@ -182,10 +190,24 @@ class Podman:
 
     def args(self, *command: str) -> list[str]:
         return [
-            "unshare", "--mount", "--propagation", "private", "--",
-            "podman", "--root", str(self.root), "--runroot", str(self.runroot),
-            "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-            "--tmpdir", str(self.runroot / "tmp"),
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "podman",
+            "--root",
+            str(self.root),
+            "--runroot",
+            str(self.runroot),
+            "--storage-driver",
+            "overlay",
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "file",
+            "--tmpdir",
+            str(self.runroot / "tmp"),
             *command,
         ]
 
@@ -199,24 +221,39 @@ class Podman:
         return result.returncode == 0
 
 
-def _debootstrap(target: Path, log=print) -> None:  # noqa: ANN001
+def _debootstrap(target: Path, log=print) -> None:
     """Debian bookworm minbase with python3 into ``target``, inside a private mount namespace (the
     mounts debootstrap makes in the target go away with it)."""
     mirror = "http://deb.debian.org/debian"
     started = time.monotonic()
     _run(
-        ["unshare", "--mount", "--propagation", "private", "--", "debootstrap", "--variant=minbase",
-         f"--include={','.join(BASE_PACKAGES)}", BASE_SUITE, str(target), mirror],
-        "debootstrap of the base image", capture_output=True,
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(BASE_PACKAGES)}",
+            BASE_SUITE,
+            str(target),
+            mirror,
+        ],
+        "debootstrap of the base image",
+        capture_output=True,
     )
     for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for item in (target / cache).glob("*"):
             if item.is_file():
                 item.unlink()
-    log(f"images: debootstrap {BASE_SUITE} with {', '.join(BASE_PACKAGES)} in {time.monotonic() - started:.0f}s")
+    log(
+        f"images: debootstrap {BASE_SUITE} with {', '.join(BASE_PACKAGES)} "
+        f"in {time.monotonic() - started:.0f}s"
+    )
 
 
-def base_image(podman: Podman, work: Path, log=print) -> str:  # noqa: ANN001
+def base_image(podman: Podman, work: Path, log=print) -> str:
     """The Debian base in podman's storage (made once; delete the podman storage to remake it)."""
     if podman.has(BASE_REF):
         return BASE_REF
@@ -224,7 +261,7 @@ def base_image(podman: Podman, work: Path, log=print) -> str:  # noqa: ANN001
     _debootstrap(rootfs, log)
     tarball = work / "rootfs.tar"
     _run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."], "packing the base rootfs")
-    podman.run("import", "--change", "CMD [\"/bin/bash\"]", str(tarball), BASE_REF, what="podman import")
+    podman.run("import", "--change", 'CMD ["/bin/bash"]', str(tarball), BASE_REF, what="podman import")
     shutil.rmtree(rootfs, ignore_errors=True)
     tarball.unlink()
     return BASE_REF
@@ -235,7 +272,9 @@ def product_key(root: Path = REPO_ROOT) -> str:
     digest = hashlib.sha256()
     files: list[Path] = [root / name for name in PRODUCT_INPUTS if (root / name).is_file()]
     for package in PRODUCT_PACKAGES:
-        files += sorted(p for p in (root / package).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        files += sorted(
+            p for p in (root / package).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        )
     for path in files:
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
@@ -246,7 +285,7 @@ def product_ref(root: Path = REPO_ROOT) -> str:
     return f"{PRODUCT_NAME}:{product_key(root)}"
 
 
-def product_archive(cache: Path, root: Path = REPO_ROOT, log=print) -> tuple[str, Path]:  # noqa: ANN001
+def product_archive(cache: Path, root: Path = REPO_ROOT, log=print) -> tuple[str, Path]:
     """Build the project's image from its Dockerfile (when its inputs changed) and save it as an archive."""
     ref = product_ref(root)
     archive = _archive(cache, "peribolos-as-a-service")
@@ -259,14 +298,29 @@ def product_archive(cache: Path, root: Path = REPO_ROOT, log=print) -> tuple[str
         base = base_image(podman, work, log)
         context = _build_context(root, work / "context")
         args = [
-            "build", "--pull=never", "--network=host", "--layers", "--cgroup-manager", "cgroupfs",
-            "--build-arg", f"PYTHON_IMAGE={base}", "--tag", ref, "--file", str(context / "Dockerfile"),
+            "build",
+            "--pull=never",
+            "--network=host",
+            "--layers",
+            "--cgroup-manager",
+            "cgroupfs",
+            "--build-arg",
+            f"PYTHON_IMAGE={base}",
+            "--tag",
+            ref,
+            "--file",
+            str(context / "Dockerfile"),
         ]
         # pip inside the build trusts what this machine trusts (e.g. a TLS-inspecting egress proxy's CA),
         # without that CA going into the image: mounted for the RUN steps only.
         host_ca = Path("/etc/ssl/certs/ca-certificates.crt")
         if host_ca.is_file():
-            args += ["--volume", f"{host_ca}:/run/build-ca.crt:ro", "--build-arg", "PIP_CERT=/run/build-ca.crt"]
+            args += [
+                "--volume",
+                f"{host_ca}:/run/build-ca.crt:ro",
+                "--build-arg",
+                "PIP_CERT=/run/build-ca.crt",
+            ]
         for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
             if os.environ.get(name):
                 args += ["--build-arg", f"{name}={os.environ[name]}"]
@@ -274,15 +328,21 @@ def product_archive(cache: Path, root: Path = REPO_ROOT, log=print) -> tuple[str
         archive.parent.mkdir(parents=True, exist_ok=True)
         tmp_archive = archive.with_name(f".{archive.name}.tmp")
         tmp_archive.unlink(missing_ok=True)
-        podman.run("save", "--format", "docker-archive", "--output", str(tmp_archive), ref, what="podman save")
+        podman.run(
+            "save", "--format", "docker-archive", "--output", str(tmp_archive), ref, what="podman save"
+        )
         tmp_archive.replace(archive)
         _write_stamp(archive, ref)
         # Keep podman's storage small: drop older builds of our image (their layers stay cached).
-        for line in podman.run("images", "--format", "{{.Repository}}:{{.Tag}}", what="podman images").split():
+        for line in podman.run(
+            "images", "--format", "{{.Repository}}:{{.Tag}}", what="podman images"
+        ).split():
             if line.startswith(PRODUCT_NAME + ":") and line != ref:
                 subprocess.run(podman.args("rmi", "--force", line), capture_output=True)
-    log(f"images: built {ref} from the Dockerfile in {time.monotonic() - started:.0f}s "
-        f"({archive.stat().st_size >> 20} MiB)")
+    log(
+        f"images: built {ref} from the Dockerfile in {time.monotonic() - started:.0f}s "
+        f"({archive.stat().st_size >> 20} MiB)"
+    )
     return ref, archive
 
 
@@ -293,12 +353,13 @@ def _build_context(root: Path, context: Path) -> Path:
         if (root / name).is_file():
             shutil.copy2(root / name, context / name)
     for package in PRODUCT_PACKAGES:
-        shutil.copytree(root / package, context / package,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            root / package, context / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
     return context
 
 
-def all_archives(cache: Path, root: Path = REPO_ROOT, log=print) -> dict[str, Path]:  # noqa: ANN001
+def all_archives(cache: Path, root: Path = REPO_ROOT, log=print) -> dict[str, Path]:
     """Every image the cluster needs: ref -> archive (made when missing or stale)."""
     archives = go_image_archives(cache, log)
     ref, archive = product_archive(cache, root, log)
@@ -321,7 +382,9 @@ def check_archives(cache: Path, root: Path = REPO_ROOT) -> dict[str, Path]:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.infra.images", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.infra.images", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--cache", type=Path, default=None, help="tools cache (default $E2E_CACHE)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     cache = args.cache or cache_dir()
@@ -331,7 +394,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     except ImageError as exc:
         print(f"images: {exc}", file=sys.stderr)
         return 1
-    print(f"images: {len(archives)} images ready in {cache / 'images'} after {time.monotonic() - started:.0f}s")
+    print(
+        f"images: {len(archives)} images ready in {cache / 'images'} after {time.monotonic() - started:.0f}s"
+    )
     manifest = {ref: str(path) for ref, path in archives.items()}
     (cache / "images" / "index.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return 0

@@ -76,19 +76,29 @@ def up(timeout: float = 900) -> int:
     log = (state / "serve.log").open("ab")
     proc = subprocess.Popen(
         ["ip", "netns", "exec", NETNS, sys.executable, "-m", "tests.infra.localcluster", "serve"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     )
     _pid_file().write_text(str(proc.pid))
-    print(f"cluster-up: starting in network namespace {NETNS} (log {state / 'serve.log'}) ...", file=sys.stderr)
+    print(
+        f"cluster-up: starting in network namespace {NETNS} (log {state / 'serve.log'}) ...", file=sys.stderr
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _ready_file().exists():
             return status()
         if proc.poll() is not None:
-            print(f"cluster-up: failed (exit {proc.returncode}); last lines of {state / 'serve.log'}:",
-                  file=sys.stderr)
-            print("\n".join((state / "serve.log").read_text(errors="replace").splitlines()[-30:]), file=sys.stderr)
+            print(
+                f"cluster-up: failed (exit {proc.returncode}); last lines of {state / 'serve.log'}:",
+                file=sys.stderr,
+            )
+            print(
+                "\n".join((state / "serve.log").read_text(errors="replace").splitlines()[-30:]),
+                file=sys.stderr,
+            )
             subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)
             return 1
         time.sleep(1)
@@ -104,10 +114,14 @@ def status() -> int:
         return 1
     print(f"KUBECONFIG={ready['kubeconfig']}")
     print(f"NETNS={ready['netns']}")
-    print(f"# ip netns exec {ready['netns']} {ready['kubectl']} --kubeconfig {ready['kubeconfig']} get pods -A",
-          file=sys.stderr)
-    print("# python -m tests.infra.localcluster webhook push   (or pull_request, install, uninstall)",
-          file=sys.stderr)
+    print(
+        f"# ip netns exec {ready['netns']} {ready['kubectl']} --kubeconfig {ready['kubeconfig']} get pods -A",
+        file=sys.stderr,
+    )
+    print(
+        "# python -m tests.infra.localcluster webhook push   (or pull_request, install, uninstall)",
+        file=sys.stderr,
+    )
     print(f"# EventListener {ready['eventlistener_url']}, fake GitHub {ready['github_url']}", file=sys.stderr)
     return 0
 
@@ -154,15 +168,26 @@ def serve() -> int:
         github.add_installation(INSTALLATION_ID, ORG)
         head = payloads.sha("local-cluster-head")
         github.files[(f"{ORG}/.github", "peribolos.yaml", head)] = CONFIG
-        product = install_product(cluster, workdir / "product", app_id=APP_ID, app_key=key,
-                                  github_api_url=github.api_url, github_port=int(github.url.rsplit(":", 1)[1]))
+        product = install_product(
+            cluster,
+            workdir / "product",
+            app_id=APP_ID,
+            app_key=key,
+            github_api_url=github.api_url,
+            github_port=int(github.url.rsplit(":", 1)[1]),
+        )
         secret_file = state / "webhook-secret"
         secret_file.write_bytes(product.webhook_secret)
         secret_file.chmod(0o600)
         ready = {
-            "kubeconfig": str(cluster.kubeconfig), "netns": NETNS, "kubectl": str(cluster.tools.bin("kubectl")),
-            "eventlistener_url": product.eventlistener_url, "github_url": github.url,
-            "webhook_secret_file": str(secret_file), "head": head, "startup_seconds": cluster.startup_seconds,
+            "kubeconfig": str(cluster.kubeconfig),
+            "netns": NETNS,
+            "kubectl": str(cluster.tools.bin("kubectl")),
+            "eventlistener_url": product.eventlistener_url,
+            "github_url": github.url,
+            "webhook_secret_file": str(secret_file),
+            "head": head,
+            "startup_seconds": cluster.startup_seconds,
         }
         _ready_file().write_text(json.dumps(ready, indent=2))
         print(f"ready: {json.dumps(cluster.startup_seconds)}", flush=True)
@@ -181,9 +206,22 @@ def webhook(kind: str, org: str) -> int:
     from tests.infra.cluster import in_isolated_netns
 
     if not in_isolated_netns():
-        return subprocess.run(["ip", "netns", "exec", ready["netns"], sys.executable, "-m",
-                               "tests.infra.localcluster", "webhook", kind, "--org", org],
-                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}).returncode
+        return subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ready["netns"],
+                sys.executable,
+                "-m",
+                "tests.infra.localcluster",
+                "webhook",
+                kind,
+                "--org",
+                org,
+            ],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        ).returncode
     import requests
 
     from tests.e2e import payloads
@@ -193,9 +231,17 @@ def webhook(kind: str, org: str) -> int:
     body = json.dumps(payload).encode()
     secret = Path(ready["webhook_secret_file"]).read_bytes()
     delivery = f"local-{int(time.time() * 1000)}"
-    response = requests.post(ready["eventlistener_url"], data=body, timeout=10, headers={
-        "Content-Type": "application/json", "X-GitHub-Event": event, "X-GitHub-Delivery": delivery,
-        "X-Hub-Signature-256": sign(body, secret)})
+    response = requests.post(
+        ready["eventlistener_url"],
+        data=body,
+        timeout=10,
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": sign(body, secret),
+        },
+    )
     print(f"{event} delivery {delivery}: HTTP {response.status_code} {response.text.strip()[:200]}")
     return 0 if response.status_code < 300 else 1
 
@@ -213,7 +259,9 @@ def _payload(kind: str, org: str, head: str, payloads: Any) -> tuple[str, dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.infra.localcluster", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.infra.localcluster", description=__doc__.split("\n\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start the cluster with the product (prints KUBECONFIG= and NETNS=)")
     sub.add_parser("down", help="stop it and delete the network namespace")

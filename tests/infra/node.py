@@ -152,12 +152,17 @@ def run(config: NodeConfig) -> int:
     try:
         private_mounts(config)
         log("private mounts ready", seconds=round(time.monotonic() - started, 2))
-        containerd = start([config.containerd, "--config", str(config.containerd_config)], "containerd.log",
-                           config)
+        containerd = start(
+            [config.containerd, "--config", str(config.containerd_config)], "containerd.log", config
+        )
         procs.append(containerd)
         ctr = [config.ctr, "--address", str(config.containerd_socket), "--namespace", "k8s.io"]
-        wait_for("containerd's socket", lambda: subprocess.run([*ctr, "version"], capture_output=True)
-                 .returncode == 0, 30, procs)
+        wait_for(
+            "containerd's socket",
+            lambda: subprocess.run([*ctr, "version"], capture_output=True).returncode == 0,
+            30,
+            procs,
+        )
         log("containerd ready", seconds=round(time.monotonic() - started, 2))
         for archive in config.images:
             t0 = time.monotonic()
@@ -172,7 +177,9 @@ def run(config: NodeConfig) -> int:
         while True:
             for proc in procs:
                 if proc.poll() is not None:
-                    log("a node process exited; stopping the node", process=proc.args[0], code=proc.returncode)
+                    log(
+                        "a node process exited; stopping the node", process=proc.args[0], code=proc.returncode
+                    )
                     return 1
             reap_orphans()
             time.sleep(0.5)

@@ -85,14 +85,18 @@ class Product:
         return delivery, response
 
 
-def product_values(github_api_url: str, github_port: int, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def product_values(
+    github_api_url: str, github_port: int, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The values file of the test install (a user's own ``my-values.yaml``)."""
     ref = images.product_ref()
     repository, tag = ref.rsplit(":", 1)
     values: dict[str, Any] = {
         "image": {"repository": repository, "tag": tag},
-        "peribolosImage": {"repository": images.PERIBOLOS_REF.rsplit(":", 1)[0],
-                           "tag": images.PERIBOLOS_REF.rsplit(":", 1)[1]},
+        "peribolosImage": {
+            "repository": images.PERIBOLOS_REF.rsplit(":", 1)[0],
+            "tag": images.PERIBOLOS_REF.rsplit(":", 1)[1],
+        },
         "github": {"apiUrl": github_api_url},
         # The fake GitHub's port, besides GitHub's 443 and the apiserver's 6443.
         "networkPolicy": {"egressPorts": [443, 6443, github_port]},
@@ -103,7 +107,11 @@ def product_values(github_api_url: str, github_port: int, overrides: Mapping[str
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, Mapping) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
@@ -126,22 +134,44 @@ def install_product(
     values_file.write_text(yaml.safe_dump(values))
     manifests = workdir / "manifests"
     render = subprocess.run(
-        [console_script("peribolos-generate"), "render", "--values", str(values_file), "--output-dir",
-         str(manifests)], capture_output=True, text=True, timeout=120,
+        [
+            console_script("peribolos-generate"),
+            "render",
+            "--values",
+            str(values_file),
+            "--output-dir",
+            str(manifests),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if render.returncode != 0:
         raise ClusterError(f"peribolos-generate render failed: {render.stderr.strip()}")
 
     webhook_secret = secrets.token_hex(20).encode()
     key_file = workdir / "app.private-key.pem"
-    key_file.write_bytes(app_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                               serialization.NoEncryption()))
+    key_file.write_bytes(
+        app_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
     key_file.chmod(0o600)
     # docs/operations.md, Install, step 3 and 4, as written there.
     cluster.kubectl("create", "namespace", namespace)
-    cluster.kubectl("-n", namespace, "create", "secret", "generic", APP_SECRET,
-                    f"--from-literal=app-id={app_id}", f"--from-file=private-key.pem={key_file}",
-                    f"--from-literal=webhook-secret={webhook_secret.decode()}")
+    cluster.kubectl(
+        "-n",
+        namespace,
+        "create",
+        "secret",
+        "generic",
+        APP_SECRET,
+        f"--from-literal=app-id={app_id}",
+        f"--from-file=private-key.pem={key_file}",
+        f"--from-literal=webhook-secret={webhook_secret.decode()}",
+    )
     cluster.kubectl("apply", "-k", str(manifests), timeout=180)
     started = time.monotonic()
     cluster.wait_available(namespace, [f"el-{EVENTLISTENER}", "peribolos-interceptor"], timeout=timeout)

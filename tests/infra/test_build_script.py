@@ -63,9 +63,7 @@ def _built_cache(cache: Path) -> None:
             "Go >= 1.26.4 needed to build the e2e tools, found go1.25.3",
             id="go-too-old",
         ),
-        pytest.param(
-            "go1.26.8", "built", 0, "Kubernetes and etcd are up to date", id="cache-hit-no-build"
-        ),
+        pytest.param("go1.26.8", "built", 0, "Kubernetes and etcd are up to date", id="cache-hit-no-build"),
         pytest.param("go1.27.0", "empty", 1, "building kube-apiserver from", id="build-failure-is-reported"),
     ],
 )

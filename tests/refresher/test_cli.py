@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from kubernetes import client
 
-from tests.infra.controlplane import free_port
 from tests.fakes.fixtures import APP_ID, write_key
+from tests.infra.controlplane import free_port
 from tests.not_kube import ANSWERS, dead_kubeconfig, not_a_kube_apiserver
 from tests.refresher.conftest import json_lines, run_cli
 
