@@ -26,7 +26,7 @@ import pytest
 
 from tests.infra.controlplane import ControlPlane, ControlPlaneError, find_tools, start_control_plane
 
-_PLANE_FIXTURES = {"kube_apiserver", "core_v1", "namespace"}
+_PLANE_FIXTURES = {"kube_apiserver", "core_v1", "namespace", "cluster", "product", "cluster_github"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,9 +40,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     """On a failure of a test that used the control plane, say where its logs are."""
     outcome = yield
     report = outcome.get_result()
-    plane = getattr(item.session, "_peribolos_plane", None)
-    if report.failed and plane is not None and _PLANE_FIXTURES & set(getattr(item, "fixturenames", ())):
-        report.sections.append(("control plane logs", plane.describe()))
+    if report.failed and _PLANE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        for attribute, title in (
+            ("_peribolos_plane", "control plane logs"),
+            ("_peribolos_cluster", "cluster logs"),
+        ):
+            plane = getattr(item.session, attribute, None)
+            if plane is not None:
+                report.sections.append((title, plane.describe()))
 
 
 @pytest.fixture(scope="session")

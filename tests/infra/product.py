@@ -60,6 +60,11 @@ class Product:
     eventlistener_url: str
     values: dict[str, Any]
 
+    @property
+    def token_namespace(self) -> str:
+        """Where the installations' token Secrets live."""
+        return self.values.get("tokenNamespace") or self.namespace
+
     def send_webhook(
         self,
         event: str,
