@@ -288,7 +288,7 @@ def product_ref(root: Path = REPO_ROOT) -> str:
 def product_archive(cache: Path, root: Path = REPO_ROOT, log=print) -> tuple[str, Path]:
     """Build the project's image from its Dockerfile (when its inputs changed) and save it as an archive."""
     ref = product_ref(root)
-    archive = _archive(cache, "peribolos-as-a-service")
+    archive = _product_archive(cache, ref)
     if _stamp_ok(archive, ref):
         return ref, archive
     started = time.monotonic()
@@ -333,6 +333,7 @@ def product_archive(cache: Path, root: Path = REPO_ROOT, log=print) -> tuple[str
         )
         tmp_archive.replace(archive)
         _write_stamp(archive, ref)
+        _drop_old_product_archives(cache)
         # Keep podman's storage small: drop older builds of our image (their layers stay cached).
         for line in podman.run(
             "images", "--format", "{{.Repository}}:{{.Tag}}", what="podman images"
@@ -344,6 +345,20 @@ def product_archive(cache: Path, root: Path = REPO_ROOT, log=print) -> tuple[str
         f"({archive.stat().st_size >> 20} MiB)"
     )
     return ref, archive
+
+
+def _product_archive(cache: Path, ref: str) -> Path:
+    """One archive per source key: checkouts with different code (worktrees) build and use their own."""
+    return _archive(cache, f"peribolos-as-a-service-{ref.rsplit(':', 1)[1]}")
+
+
+def _drop_old_product_archives(cache: Path, keep: int = 4) -> None:
+    archives = sorted(
+        (cache / "images").glob("peribolos-as-a-service-*.tar"), key=lambda p: p.stat().st_mtime
+    )
+    for old in archives[:-keep]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".key").unlink(missing_ok=True)
 
 
 def _build_context(root: Path, context: Path) -> Path:
@@ -371,13 +386,13 @@ def check_archives(cache: Path, root: Path = REPO_ROOT) -> dict[str, Path]:
     """Like :func:`all_archives` but never builds: ImageError naming what to run when one is stale."""
     missing = [i.ref for i in GO_IMAGES if not _archive(cache, i.name).is_file()]
     ref = product_ref(root)
-    if not _stamp_ok(_archive(cache, "peribolos-as-a-service"), ref):
+    if not _stamp_ok(_product_archive(cache, ref), ref):
         missing.append(ref)
     if missing:
         raise ImageError(f"images missing or stale: {', '.join(missing)}; run `make cluster-images`")
     archives = {i.ref: _archive(cache, i.name) for i in GO_IMAGES}
     archives[BUSYBOX_REF] = _archive(cache, "busybox")
-    archives[ref] = _archive(cache, "peribolos-as-a-service")
+    archives[ref] = _product_archive(cache, ref)
     return archives
 
 
