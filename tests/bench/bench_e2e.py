@@ -1,24 +1,25 @@
-"""Webhook -> TaskRun-created latency through the real Tekton Triggers sink.
+"""End to end on the real cluster: how long a push takes to become a TaskRun, a finished sync, a check run.
 
-Starts the same stack as the end-to-end tests (etcd + kube-apiserver with the Tekton CRDs, the rendered
-manifests, ``peribolos-interceptor`` and the EventListener sink as local processes, the fake GitHub), then
-POSTs signed push events (each a sync) one after another and measures, for each, the time from the start
-of the POST to the moment a watch on TaskRuns sees the TaskRun carrying that delivery id. Prints p50, p90,
-p99 and max over ``BENCH_E2E_EVENTS`` events (default 200), plus the sink's own 202 answer time; then
-``BENCH_E2E_BURST`` (default 50) pushes at once, and how fast their TaskRuns appear.
-Only 127.0.0.1 is contacted; the run is bounded (each event waits at most 30 s).
+Starts the test cluster (kubelet, containerd, Tekton Pipelines and Triggers from their release config), the
+fake GitHub on the node's address and the product installed as docs/operations.md says; installs the App
+on one org; then, ``BENCH_E2E_PUSHES`` times (default 12; the first 2 warm caches up and are not counted),
+pushes a change of ``peribolos.yaml`` to the fake and sends its signed webhook to the EventListener's
+Service, and records from the start of the POST:
 
-    python -m tests.bench e2e
-    BENCH_E2E_EVENTS=50 python -m tests.bench e2e
+- the TaskRun created (seen by a LIST of TaskRuns, polled every 20 ms),
+- the TaskRun Succeeded (its Pod ran prepare/fetch-config/peribolos/report on the node),
+- the check run completed on the pushed commit (as GitHub shows it).
+
+Then ``BENCH_E2E_BURST`` (default 30) pushes at once: how fast the sink creates their TaskRuns (each is
+deleted as soon as it is seen: the burst measures the sink, not 30 Pods on 2 cores). Everything runs inside
+the network namespace of ``make bench``; the loops are bounded in count and time.
+
+    python -m tests.bench e2e                      (inside tests/infra/isolated-net.sh, as make bench does)
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-import json
 import os
-import socket
 import statistics
 import tempfile
 import threading
@@ -30,16 +31,18 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e import payloads
-from tests.e2e.harness import post_webhook
-from tests.e2e.stack import Stack, start_stack
+from tests.e2e.pods import by_delivery, taskruns, wait_finished
 from tests.fakes.github import FakeGitHub
-from tests.infra.controlplane import start_control_plane
+from tests.infra.cluster import NODE_IP, start_cluster
+from tests.infra.product import Product, install_product
 
 APP_ID = "4242"
 ORG = "bench-org"
 INSTALLATION_ID = 77
-WAIT_PER_EVENT = 30.0
-BURST = int(os.environ.get("BENCH_E2E_BURST", "50"))
+PUSHES = int(os.environ.get("BENCH_E2E_PUSHES", "12"))
+WARMUP = 2
+BURST = int(os.environ.get("BENCH_E2E_BURST", "30"))
+WAIT = 180.0
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -48,90 +51,51 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
-class TaskRunWatcher:
-    """Records when each TaskRun (by its delivery-id annotation) is first seen on a watch."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.seen: dict[str, float] = {}
-        self.cond = threading.Condition()
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self._conn: http.client.HTTPSConnection | None = None
-
-    def _run(self) -> None:
-        # A raw watch over http.client hands each event line over as soon as it arrives.
-        plane = self.stack.plane
-        path = f"/apis/tekton.dev/v1/namespaces/{self.stack.namespace}/taskruns?watch=1&timeoutSeconds=600"
-        while not self._stop.is_set():
-            conn = http.client.HTTPSConnection("127.0.0.1", plane.port, context=plane.admin_ssl, timeout=600)
-            self._conn = conn
-            try:
-                conn.request("GET", path)
-                resp = conn.getresponse()
-                for line in iter(resp.readline, b""):
-                    now = time.perf_counter()
-                    event = json.loads(line)
-                    if "object" not in event or event.get("kind") == "Status":
-                        break  # e.g. 429 "storage is (re)initializing": watch again
-                    annotations = event["object"]["metadata"].get("annotations") or {}
-                    delivery = annotations.get("peribolos.dev/delivery-id")
-                    if event["type"] == "ADDED" and delivery:
-                        with self.cond:
-                            self.seen.setdefault(delivery, now)
-                            self.cond.notify_all()
-                    if self._stop.is_set():
-                        return
-            except (OSError, AttributeError, ValueError):  # closed by stop()
-                if self._stop.is_set():
-                    return
-            finally:
-                conn.close()
-            time.sleep(0.1)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        sock = self._conn.sock if self._conn is not None else None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)  # unblocks the reader; closing under it would deadlock
-        self.thread.join(5)
-
-    def wait_for(self, delivery: str, timeout: float) -> float | None:
-        with self.cond:
-            self.cond.wait_for(lambda: delivery in self.seen, timeout)
-            return self.seen.get(delivery)
-
-
-def poll_created(stack: Stack, delivery: str, timeout: float) -> float | None:
-    """When a LIST first shows the TaskRun for ``delivery`` (polled every 5 ms, label-selected)."""
-    plane = stack.plane
-    conn = http.client.HTTPSConnection("127.0.0.1", plane.port, context=plane.admin_ssl, timeout=10)
-    path = (
-        f"/apis/tekton.dev/v1/namespaces/{stack.namespace}/taskruns"
-        "?labelSelector=peribolos.dev%2Faction%3Dsync"
-    )
+def _until(check: Any, timeout: float, interval: float = 0.02) -> float | None:
+    """perf_counter() when ``check()`` first holds, or None after ``timeout``."""
     deadline = time.perf_counter() + timeout
-    try:
-        while time.perf_counter() < deadline:
-            conn.request("GET", path)
-            body = conn.getresponse().read()
-            now = time.perf_counter()
-            for item in json.loads(body).get("items", []):  # a 429 Status while the cache warms
-                if (item["metadata"].get("annotations") or {}).get("peribolos.dev/delivery-id") == delivery:
-                    return now
-            time.sleep(0.005)
-    finally:
-        conn.close()
+    while time.perf_counter() < deadline:
+        if check():
+            return time.perf_counter()
+        time.sleep(interval)
     return None
 
 
-def burst_run(stack: Stack, watcher: TaskRunWatcher, count: int) -> dict[str, Any]:
-    """``count`` pushes POSTed at once from ``count`` threads (a wave of orgs pushing together): how long
-    until the last TaskRun appears on the watch, and the per-event latencies."""
+def _taskrun_of(product: Product, delivery: str) -> dict[str, Any] | None:
+    found = [r for r in taskruns(product.cluster, product.namespace) if by_delivery(delivery)(r)]
+    return found[0] if found else None
+
+
+def one_push(product: Product, github: FakeGitHub, i: int) -> dict[str, float] | None:
+    config = f"orgs:\n  {ORG}:\n    admins: [alice, bob]\n    members: [m{i}]\n"
+    push = github.push_commit(f"{ORG}/.github", {"peribolos.yaml": config})
+    payload = payloads.push(INSTALLATION_ID, ORG, after=push.after)
+    payload.update(push.webhook_fields())
+    start = time.perf_counter()
+    delivery, response = product.send_webhook("push", payload)
+    if response.status_code != 202:
+        return None
+    created = _until(lambda: _taskrun_of(product, delivery) is not None, 60)
+    if created is None:
+        return None
+    run = _taskrun_of(product, delivery)
+    assert run is not None
+    finished = wait_finished(product.cluster, product.namespace, run["metadata"]["name"], timeout=WAIT)
+    succeeded = time.perf_counter()
+
+    def completed() -> bool:
+        return any(r["head_sha"] == push.after and r["status"] == "completed" for r in github.check_runs)
+
+    checked = _until(completed, 30)
+    if not finished.succeeded or checked is None:
+        return None
+    return {"created": created - start, "succeeded": succeeded - start, "check_run": checked - start}
+
+
+def burst(product: Product, count: int) -> dict[str, Any]:
+    from kubernetes import client
+
+    custom = client.CustomObjectsApi(product.cluster.api_client())
     deliveries = [str(uuid.uuid4()) for _ in range(count)]
     starts: dict[str, float] = {}
     gate = threading.Barrier(count)
@@ -140,112 +104,111 @@ def burst_run(stack: Stack, watcher: TaskRunWatcher, count: int) -> dict[str, An
         payload = payloads.push(INSTALLATION_ID, ORG, after=payloads.sha(f"burst-{delivery}"))
         gate.wait()
         starts[delivery] = time.perf_counter()
-        post_webhook(stack.sink.url, "push", payload, stack.webhook_secret, delivery)
+        product.send_webhook("push", payload, delivery_id=delivery, timeout=30)
 
     threads = [threading.Thread(target=send, args=(d,)) for d in deliveries]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(WAIT_PER_EVENT)
-    seen = {d: watcher.wait_for(d, WAIT_PER_EVENT) for d in deliveries}
-    latencies = [seen[d] - starts[d] for d in deliveries if seen[d] is not None]
+        thread.join(60)
+    seen: dict[str, float] = {}
+    deadline = time.perf_counter() + 60
+    while len(seen) < count and time.perf_counter() < deadline:
+        now = time.perf_counter()
+        for run in taskruns(product.cluster, product.namespace):
+            delivery = (run["metadata"].get("annotations") or {}).get("peribolos.dev/delivery-id")
+            if delivery in starts and delivery not in seen:
+                seen[delivery] = now
+                custom.delete_namespaced_custom_object(
+                    "tekton.dev", "v1", product.namespace, "taskruns", run["metadata"]["name"]
+                )
+        time.sleep(0.02)
+    latencies = [seen[d] - starts[d] for d in seen]
     first = min(starts.values())
-    last = max((t for t in seen.values() if t is not None), default=first)
-    return {"count": count, "latencies": latencies, "lost": count - len(latencies), "span": last - first}
+    return {
+        "count": count,
+        "latencies": latencies,
+        "lost": count - len(seen),
+        "span": (max(seen.values()) - first) if seen else 0.0,
+    }
 
 
-def run(events: int, workdir: Path, sink_env: dict[str, str] | None = None) -> dict[str, Any]:
+def run(workdir: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
-    plane = start_control_plane(workdir / "plane")
+    cluster = start_cluster(workdir / "cluster")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    github = FakeGitHub(APP_ID, key.public_key()).start()
-    github.add_installation(INSTALLATION_ID, ORG)
+    github = FakeGitHub(APP_ID, key.public_key(), host=NODE_IP).start()
     try:
-        stack = start_stack(plane, github, APP_ID, key, workdir / "stack", sink_env=sink_env)
+        github.add_installation(INSTALLATION_ID, ORG)
+        github.add_repo(f"{ORG}/.github")
+        github.add_org(ORG, admins=["alice", "bob"])
+        product = install_product(
+            cluster,
+            workdir / "product",
+            app_id=APP_ID,
+            app_key=key,
+            github_api_url=github.api_url,
+            github_port=int(github.url.rsplit(":", 1)[1]),
+        )
         startup = time.perf_counter() - t0
-        watcher = TaskRunWatcher(stack)
-        watcher.start()
-        time.sleep(1.0)  # let the watch establish before the first event
-        latencies: list[float] = []
-        watched: list[float] = []
-        answers: list[float] = []
-        lost = 0
-        for i in range(events + 5):  # the first 5 warm connections and caches up; not counted
-            delivery = str(uuid.uuid4())
-            payload = payloads.push(INSTALLATION_ID, ORG, after=payloads.sha(f"bench-{i}-{delivery}"))
-            start = time.perf_counter()
-            status, _ = post_webhook(stack.sink.url, "push", payload, stack.webhook_secret, delivery)
-            answered = time.perf_counter()
-            created = poll_created(stack, delivery, WAIT_PER_EVENT) if status == 202 else None
-            seen = watcher.wait_for(delivery, WAIT_PER_EVENT) if created is not None else None
-            if i < 5:
+        delivery, _ = product.send_webhook(
+            "installation", payloads.installation("created", INSTALLATION_ID, ORG)
+        )
+        installed = _until(lambda: _taskrun_of(product, delivery) is not None, 60)
+        run_ = _taskrun_of(product, delivery)
+        if installed is None or run_ is None:
+            raise RuntimeError("the installation webhook made no TaskRun")
+        wait_finished(cluster, product.namespace, run_["metadata"]["name"], timeout=WAIT)
+        results, lost = [], 0
+        for i in range(PUSHES):
+            result = one_push(product, github, i)
+            if i < WARMUP:
                 continue
-            if created is None or seen is None:
+            if result is None:
                 lost += 1
-                continue
-            latencies.append(created - start)
-            watched.append(seen - start)
-            answers.append(answered - start)
-        burst = burst_run(stack, watcher, BURST)
-        watcher.stop()
-        stack.stop()
+            else:
+                results.append(result)
         return {
             "startup_s": startup,
-            "latencies": latencies,
-            "watched": watched,
-            "answers": answers,
+            "phases": cluster.startup_seconds,
+            "results": results,
             "lost": lost,
-            "burst": burst,
+            "burst": burst(product, BURST),
         }
     finally:
         github.stop()
-        plane.stop()
+        cluster.stop()
 
 
-CONFIGS = [
-    ("as rendered (eventListener.kubeApiQPS 50, kubeApiBurst 100)", None),
-    ("sink at client-go's defaults (QPS 5, burst 10)", {"KUBE_API_QPS": "5", "KUBE_API_BURST": "10"}),
-]
-"""The sink's Kubernetes client is rate-limited (knative reads KUBE_API_QPS/KUBE_API_BURST; 0 = client-go's
-5/10): at one TaskRun create per event that limit, not the engine, sets the pace once the burst is spent."""
-
-
-def report(name: str, result: dict[str, Any], events: int) -> bool:
-    lat = [v * 1000 for v in result["latencies"]]
-    ans = [v * 1000 for v in result["answers"]]
-    watch = [v * 1000 for v in result["watched"]]
-    print(
-        f"-- {name}; stack start-up (etcd, apiserver, CRDs, manifests, interceptors, sink)"
-        f" {result['startup_s']:.1f} s"
-    )
-    if not lat:
-        print(f"   no TaskRun seen for any of {events} events (lost {result['lost']})")
+def report(result: dict[str, Any]) -> bool:
+    print(f"-- cluster and product up in {result['startup_s']:.0f} s: {result['phases']}")
+    rows = result["results"]
+    if not rows:
+        print(f"   no push completed (lost {result['lost']})")
         return False
-    print(
-        f"   webhook -> TaskRun created (seen by LIST), {len(lat)} sequential push events,"
-        f" lost {result['lost']}: p50 {percentile(lat, 50):.1f} ms  p90 {percentile(lat, 90):.1f} ms"
-        f"  p99 {percentile(lat, 99):.1f} ms  max {max(lat):.1f} ms  mean {statistics.fmean(lat):.1f} ms"
-    )
-    print(
-        f"   webhook -> ADDED on a TaskRun watch: p50 {percentile(watch, 50):.1f} ms"
-        f"  p99 {percentile(watch, 99):.1f} ms;  sink's 202: p50 {percentile(ans, 50):.1f} ms"
-        f"  p99 {percentile(ans, 99):.1f} ms"
-    )
-    burst = result["burst"]
-    blat = [v * 1000 for v in burst["latencies"]]
-    if blat:
+    print(f"   {len(rows)} sequential pushes (after {WARMUP} warm-up), lost {result['lost']}:")
+    for key, label in (
+        ("created", "push -> TaskRun created"),
+        ("succeeded", "push -> sync TaskRun Succeeded"),
+        ("check_run", "push -> check run completed"),
+    ):
+        values = [r[key] for r in rows]
         print(
-            f"   burst of {burst['count']} pushes at once: last TaskRun after {burst['span']:.2f} s"
-            f" ({len(blat) / burst['span']:.1f} TaskRuns/s), per event p50 {percentile(blat, 50):.0f} ms"
-            f"  p99 {percentile(blat, 99):.0f} ms, lost {burst['lost']}"
+            f"   {label:<34} p50 {percentile(values, 50):6.2f} s  p95 {percentile(values, 95):6.2f} s"
+            f"  max {max(values):6.2f} s  mean {statistics.fmean(values):6.2f} s"
         )
-    return result["lost"] == 0 and burst["lost"] == 0
+    b = result["burst"]
+    if b["latencies"]:
+        print(
+            f"   burst of {b['count']} pushes at once: last TaskRun after {b['span']:.2f} s"
+            f" ({len(b['latencies']) / max(b['span'], 1e-9):.1f} TaskRuns/s), per event p50"
+            f" {percentile(b['latencies'], 50) * 1000:.0f} ms"
+            f"  p95 {percentile(b['latencies'], 95) * 1000:.0f} ms,"
+            f" lost {b['lost']}"
+        )
+    return result["lost"] == 0 and b["lost"] == 0
 
 
 def main() -> int:
-    events = int(os.environ.get("BENCH_E2E_EVENTS", "200"))
-    ok = True
-    for name, sink_env in CONFIGS:
-        with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-            ok &= report(name, run(events, Path(tmp), sink_env), events)
-    return 0 if ok else 1
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        return 0 if report(run(Path(tmp))) else 1

@@ -6,8 +6,6 @@
 - ``cluster_github`` (session): the fake GitHub on the node's address, so Pods reach it: org ``octo-org``
   (installation 1001) and ``Other-Org`` (1002), each with a ``.github`` repository.
 - ``product`` (session): Peribolos as a Service installed on it as docs/operations.md says.
-- ``stack`` (session, being retired): the product's sink and interceptor as local processes on the
-  bare ``kube_apiserver``.
 """
 
 from __future__ import annotations
@@ -19,11 +17,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.e2e.stack import Stack, start_stack
 from tests.fakes.fixtures import APP_ID, app_key  # noqa: F401 - re-exported fixture
 from tests.fakes.github import FakeGitHub
 from tests.infra.cluster import NODE_IP, Cluster, ClusterError, start_cluster
-from tests.infra.controlplane import ControlPlane, ControlPlaneError
+from tests.infra.controlplane import ControlPlaneError
 from tests.infra.images import ImageError
 from tests.infra.product import Product, install_product
 
@@ -41,46 +38,6 @@ def fake_github_session(app_key: rsa.RSAPrivateKey) -> Iterator[FakeGitHub]:  # 
         github.add_installation(OTHER_ORG_INSTALLATION_ID, OTHER_ORG)
         yield github
         assert not github.handler_errors, github.handler_errors
-
-
-@pytest.fixture(scope="session")
-def stack(
-    kube_apiserver: ControlPlane,
-    fake_github_session: FakeGitHub,
-    app_key: rsa.RSAPrivateKey,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    stack = start_stack(
-        kube_apiserver, fake_github_session, APP_ID, app_key, tmp_path_factory.mktemp("stack")
-    )
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
-@pytest.fixture(scope="session")
-def stack_with_github_interceptor(
-    stack: Stack,
-    app_key: rsa.RSAPrivateKey,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    """A second EventListener, rendered with ``eventListener.githubInterceptor=true`` in its own
-    namespace: Triggers' core GitHub interceptor checks the signature and event type before ours."""
-    github_stack = start_stack(
-        stack.plane,
-        stack.github,
-        APP_ID,
-        app_key,
-        tmp_path_factory.mktemp("stack-gh"),
-        namespace="peribolos-gh",
-        github_interceptor=True,
-        share_with=stack,
-    )
-    try:
-        yield github_stack
-    finally:
-        github_stack.stop()
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
+from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness import load_payload
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github-webhooks"
+
+
+def load_payload(event: str, name: str) -> dict[str, Any]:
+    """A real GitHub payload: ``load_payload("installation", "created")`` reads
+    tests/fixtures/github-webhooks/installation/created.payload.json."""
+    return json.loads((FIXTURES / event / f"{name}.payload.json").read_text())
 
 
 def sha(seed: str) -> str:

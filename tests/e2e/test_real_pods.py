@@ -200,3 +200,23 @@ def test_the_namespace_pod_security_level_is_enforced_by_the_real_admission(
     )
     assert result.returncode != 0
     assert "violates PodSecurity" in result.stderr, result.stderr
+
+
+def _org_writes(github: FakeGitHub) -> int:
+    return len(
+        [r for r in github.requests if r.method in ("POST", "PUT", "PATCH", "DELETE") and "/orgs/" in r.path]
+    )
+
+
+def test_a_push_of_the_config_the_org_already_has_writes_nothing(
+    product: Product, cluster_github: FakeGitHub
+) -> None:
+    _installed(product)
+    cluster_github.add_org(ORG, admins=["alice", "bob"], members=["carol"])
+    push = cluster_github.push_commit(f"{ORG}/.github", {"peribolos.yaml": CONFIG + "# same people\n"})
+    payload = payloads.push(INSTALLATION_ID, ORG, after=push.after)
+    payload.update(push.webhook_fields())
+    before = _org_writes(cluster_github)
+    finished = _run_of(product, _deliver(product, "push", payload), "peribolos-sync")
+    assert finished.succeeded, (finished.reason, finished.exit_codes)
+    assert _org_writes(cluster_github) == before

@@ -73,9 +73,11 @@ class Product:
         delivery_id: str | None = None,
         secret: bytes | None = None,
         signed: bool = True,
+        extra_headers: Mapping[str, str] | None = None,
         timeout: float = 10,
     ) -> tuple[str, requests.Response]:
-        """POST a webhook to the EventListener's Service as GitHub does; returns (delivery id, response)."""
+        """POST a webhook to the EventListener's Service as GitHub does; returns (delivery id, response).
+        ``signed=False`` leaves ``X-Hub-Signature-256`` out (``extra_headers`` may set a wrong one)."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         delivery = delivery_id or str(uuid.uuid4())
         headers = {
@@ -86,6 +88,7 @@ class Product:
         }
         if signed:
             headers["X-Hub-Signature-256"] = sign(body, secret or self.webhook_secret)
+        headers.update(extra_headers or {})
         response = requests.post(self.eventlistener_url, data=body, headers=headers, timeout=timeout)
         return delivery, response
 
