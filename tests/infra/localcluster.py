@@ -73,9 +73,11 @@ def up(timeout: float = 900) -> int:
     existing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
     if NETNS not in existing:
         subprocess.run(["ip", "netns", "add", NETNS], check=True)
-    log = (state / "serve.log").open("ab")
+    log = (state / "serve.log").open("wb")
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", NETNS, sys.executable, "-m", "tests.infra.localcluster", "serve"],
+        # nsenter, not `ip netns exec`: that one remounts /sys for the namespace, which hides the cgroup
+        # mounts the kubelet needs.
+        ["nsenter", f"--net=/run/netns/{NETNS}", sys.executable, "-m", "tests.infra.localcluster", "serve"],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -147,7 +149,6 @@ def serve() -> int:
     """Inside the named namespace: fake GitHub, cluster, product; until SIGTERM."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from tests.e2e import payloads
     from tests.fakes.github import FakeGitHub
     from tests.infra.cluster import NODE_IP, start_cluster
     from tests.infra.product import install_product
@@ -166,8 +167,9 @@ def serve() -> int:
         cluster = start_cluster(workdir)
         github.start()
         github.add_installation(INSTALLATION_ID, ORG)
-        head = payloads.sha("local-cluster-head")
-        github.files[(f"{ORG}/.github", "peribolos.yaml", head)] = CONFIG
+        github.add_org(ORG, admins=["alice", "bob"])
+        github.add_repo(f"{ORG}/.github", files={"peribolos.yaml": CONFIG})
+        head = github.head_sha(f"{ORG}/.github")
         product = install_product(
             cluster,
             workdir / "product",
@@ -208,10 +210,8 @@ def webhook(kind: str, org: str) -> int:
     if not in_isolated_netns():
         return subprocess.run(
             [
-                "ip",
-                "netns",
-                "exec",
-                ready["netns"],
+                "nsenter",
+                f"--net=/run/netns/{ready['netns']}",
                 sys.executable,
                 "-m",
                 "tests.infra.localcluster",
