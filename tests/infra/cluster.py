@@ -503,11 +503,24 @@ class Cluster:
 
     # ---- add-ons
 
-    def apply_file(self, path: Path, server_side: bool = False) -> None:
+    def apply_file(self, path: Path, server_side: bool = False, webhook_wait: float = 90) -> None:
+        """``kubectl apply -f``; while an admission webhook the objects need is not serving yet (its Pod
+        just became Ready, its EndpointSlice not yet read), try again for up to ``webhook_wait`` seconds."""
         args = ["apply", "-f", str(path)]
         if server_side:
             args += ["--server-side", "--force-conflicts"]
-        self.kubectl(*args, timeout=300)
+        deadline = time.monotonic() + webhook_wait
+        while True:
+            result = self.kubectl(*args, timeout=300, check=False)
+            if result.returncode == 0:
+                return
+            waiting = "failed calling webhook" in result.stderr and "no endpoints available" in result.stderr
+            if not waiting or time.monotonic() > deadline:
+                raise ClusterError(
+                    f"kubectl {' '.join(args)} failed ({result.returncode}): "
+                    f"{(result.stderr or result.stdout).strip()[-3000:]}"
+                )
+            time.sleep(1)
 
     def wait_available(self, namespace: str, names: Iterable[str], timeout: float = 240) -> None:
         from kubernetes import client
@@ -576,7 +589,10 @@ class Cluster:
             path = self.workdir / "addons" / f"tekton-triggers-{name}.yaml"
             path.write_text(text)
             self.apply_file(path, server_side=True)
-            self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+            if name == "release":
+                # Its webhook defaults and validates the ClusterInterceptors of interceptors.yaml.
+                self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+                self.wait_available(TEKTON_PIPELINES_NAMESPACE, ["tekton-triggers-webhook"], timeout=300)
         self.startup_seconds["tekton applied"] = round(time.monotonic() - t0, 2)
         self.wait_available(
             TEKTON_PIPELINES_NAMESPACE,
