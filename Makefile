@@ -73,16 +73,17 @@ check-docs: venv
 unit: venv
 	$(BIN)/pytest -m 'not e2e' $(PYTEST_ARGS)
 
-# The suite runs in a network namespace of its own (tests/infra/isolated-net.sh): only loopback, so no
-# server a test starts is reachable from outside. E2E_NETNS=0 turns that off.
+# The suite runs in a network namespace of its own (tests/infra/isolated-net.sh), where the test cluster
+# lives: nothing a test starts is reachable from outside. The kustomize tests use the kubectl built from
+# the pinned Kubernetes module.
 test: venv lint check-docs cluster-images
-	bash tests/infra/isolated-net.sh $(BIN)/pytest $(PYTEST_ARGS)
+	KUBECTL=$(E2E_CACHE)/bin/kubectl bash tests/infra/isolated-net.sh $(BIN)/pytest $(PYTEST_ARGS)
 
-bench: venv e2e-tools
+bench: venv cluster-images
 	@# wrk drives the interceptor bench when it can be installed; else its Python load generator does.
 	-@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 \
 		|| echo "wrk not installable here: the interceptor bench uses its Python load generator"
-	$(BIN)/python -m tests.bench
+	bash tests/infra/isolated-net.sh $(BIN)/python -m tests.bench
 
 image:
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
