@@ -208,19 +208,24 @@ def file_header(request: Request) -> list[str]:
 def pull_request_text(request: Request, default_branch: str, found: list[str]) -> tuple[str, str]:
     """The pull request's title and body (Markdown)."""
     path, org = request.path, request.org
+    listed = ["its admins and members (pending invitations included)", "its teams with their maintainers, "
+              "members, privacy, description, parent team and repositories"]
+    if request.export.repos:
+        listed.append("its repositories' settings")
+    if request.export.collaborators:
+        listed.append("their direct collaborators")
+    unlisted = "" if request.export.lists_repos else (
+        " Repositories are not listed: this service does not manage their settings."
+    )
     lines = [
         f"This pull request adds `{path}`: **{org} as it is on GitHub now**, written in "
         "[peribolos](https://docs.prow.k8s.io/docs/components/cli-tools/peribolos/)' format by the App "
-        "your organisation just installed. Its members and admins, teams (with their maintainers, members, "
-        "privacy, description, parent team and repositories)"
-        + (" and repository settings" if request.export.repos else "")
-        + (" and collaborators" if request.export.collaborators else "")
-        + " are listed.",
+        f"your organisation just installed. It lists {'; '.join(listed[:-1])}; and {listed[-1]}.{unlisted}",
         "",
         "### What merging it does",
         "",
-        f"Nothing changes on GitHub: the file says what is already there. The dry-run check on this pull "
-        "request shows it (\"nothing to change\"). From then on, `"
+        "Nothing changes on GitHub: the file says what is already there, and the `peribolos/dry-run` check "
+        "on this pull request shows that peribolos finds nothing to change. From then on, `"
         f"{path}` on `{default_branch}` is the truth: every change merged here is applied to {org}, and "
         "changes made by hand in GitHub's settings are undone at the next sync, so make them in the file.",
         "",
@@ -236,7 +241,10 @@ def pull_request_text(request: Request, default_branch: str, found: list[str]) -
         f"- Check the file on your machine: `peribolos-step check-config {path} --org {org}`.",
         "- Not ready? Leave this pull request open, or close it: it is not proposed again.",
     ]
-    guide = f"[the org admins' guide]({request.docs_url})" if request.docs_url else "the org admins' guide"
+    guide = (
+        f"[the org admins' guide]({request.docs_url})" if request.docs_url
+        else "the org admins' guide of this service (docs/org-admins.md)"
+    )
     lines.append(f"\nEvery key, the checks and the safety limits are explained in {guide}.")
     if found:
         lines += ["", "### Before merging", "", *(f"- {note}" for note in found)]

@@ -145,13 +145,16 @@ def test_the_pull_request_explains_itself() -> None:
     for words in (
         "octo-org as it is on GitHub now",
         "Nothing changes on GitHub",
-        "repository settings",
+        "and its repositories' settings.",
         "`peribolos.yaml` on `main` is the truth",
         "peribolos-step check-config peribolos.yaml --org octo-org",
         "[the org admins' guide](https://docs.example/org-admins)",
         "### Before merging\n\n- A note.",
     ):
         assert words in body
+    _, plain = pull_request_text(request(), "main", [])
+    assert "Repositories are not listed" in plain and "### Before merging" not in plain
+    assert "the org admins' guide of this service (docs/org-admins.md)" in plain
 
 
 @pytest.mark.parametrize(
