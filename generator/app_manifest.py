@@ -16,11 +16,14 @@ from peribolos_core.actions import ACTIONS, ALWAYS_DELIVERED, ActionTable, stron
 # permission → why (docs/operations.md shows the same list).
 WHY = {
     "metadata": "mandatory for every App; peribolos lists the org's repositories",
-    "contents": "fetch-config reads peribolos.yaml at the pushed commit; push events need it",
+    "contents": "fetch-config reads peribolos.yaml at the pushed commit; push events need it; bootstrap "
+                "(write) pushes the branch of its pull request",
     "checks": "the report step creates the peribolos/sync and peribolos/dry-run check runs",
-    "pull_requests": "pull_request events (dry-run) need it",
-    "members": "peribolos reads and (with --fix-org-members / --fix-teams*) changes org members and teams",
-    "administration": "--fix-repos, --fix-team-repos and --fix-collaborators change repository settings",
+    "pull_requests": "pull_request events (dry-run) need it; bootstrap (write) opens its pull request",
+    "members": "peribolos reads and (with --fix-org-members / --fix-teams*) changes org members and teams; "
+               "bootstrap exports them",
+    "administration": "--fix-repos, --fix-team-repos and --fix-collaborators change repository settings; "
+                      "bootstrap reads them, and creates the config repository with bootstrap.createRepo",
     "organization_administration": "--fix-org changes the org's metadata",
 }
 
@@ -62,9 +65,13 @@ def permissions(v: dict[str, Any], table: ActionTable = ACTIONS) -> dict[str, st
     out = {"metadata": "read"}
     access: str | None = None
     for action in wired:
+        if action.name == "install" and not v["bootstrap"]["enabled"]:
+            continue  # the install row's permissions are its bootstrap step's
         for permission, level in action.permissions.items():
             _grant(out, permission, level)
         access = stronger(access, action.peribolos_access)
+    if v["bootstrap"]["enabled"] and v["bootstrap"]["createRepo"] and any(a.name == "install" for a in wired):
+        _grant(out, "administration", "write")  # bootstrap --create-repo creates the config repository
     if access:
         # A dry-run-only service never writes: read is enough for what peribolos would change.
         _grant(out, "members", "read")

@@ -177,6 +177,9 @@ ACTIONS = ActionTable([
         ),
         summary="Mint an installation token and store it in its Secret.",
         mints=True,
+        # The bootstrap step (bootstrap.enabled): read the org's members and teams, push a branch with the
+        # exported config and open a pull request on the config repository (with tokens of its own).
+        permissions={"members": "read", "contents": "write", "pull_requests": "write"},
     ),
     Action(
         UNINSTALL,

@@ -39,6 +39,7 @@ from peribolos_core.settings import (
 )
 from peribolos_core.token_secret import secret_name
 
+from . import bootstrap as bootstrap_step
 from . import config as config_step
 from . import report as report_step
 from . import tokens
@@ -338,6 +339,78 @@ def check_config(
         failed = failed or not result.ok
     if failed:
         sys.exit(1)
+
+
+@cli.command(name="bootstrap")
+@log_options
+@step
+@installation_option
+@click.option("--org", required=True, help="The installation's organisation (its login).")
+@repo_option
+@click.option(
+    "--path", "config_path", default="peribolos.yaml", show_default=True, help="The config file's path."
+)
+@click.option("--create-repo", is_flag=True, help="Create --repo (private) when it does not exist.")
+@click.option(
+    "--allow-public-repo",
+    is_flag=True,
+    help="Propose the export in a public --repo too (it shows concealed members and secret teams).",
+)
+@click.option("--fix-repos", is_flag=True, help="As peribolos': export the repositories' settings.")
+@click.option("--fix-collaborators", is_flag=True, help="As peribolos': export direct collaborators.")
+@click.option("--ignore-secret-teams", is_flag=True, help="As peribolos': leave secret teams out.")
+@click.option(
+    "--min-admins",
+    type=click.IntRange(min=2),
+    default=2,
+    show_default=True,
+    help="As peribolos': fewer owners get a note in the pull request.",
+)
+@click.option("--required-admins", multiple=True, metavar="LOGIN", help="As peribolos' (repeatable).")
+@click.option("--docs-url", default="", help="Where the org admins' guide is published (linked from the PR).")
+@app_options
+def bootstrap(
+    installation_id: int,
+    org: str,
+    repo: str,
+    config_path: str,
+    create_repo: bool,
+    allow_public_repo: bool,
+    fix_repos: bool,
+    fix_collaborators: bool,
+    ignore_secret_teams: bool,
+    min_admins: int,
+    required_admins: tuple[str, ...],
+    docs_url: str,
+    app: AppSettings,
+) -> None:
+    """When --repo has no --path on its default branch, export the org as it is on GitHub in peribolos'
+    format and open a pull request adding it (merging it changes nothing). Never twice: the file, or any
+    pull request from the branch peribolos/bootstrap, means nothing to do. Each job gets its own narrow
+    token (org members read; contents and pull requests write on --repo only).
+    """
+    check_installation_id(installation_id)
+    request = bootstrap_step.Request(
+        installation_id,
+        org,
+        repo,
+        config_path,
+        create_repo=create_repo,
+        allow_public_repo=allow_public_repo,
+        export=bootstrap_step.ExportOptions(fix_repos, fix_collaborators, ignore_secret_teams),
+        min_admins=min_admins,
+        required_admins=required_admins,
+        docs_url=docs_url,
+    )
+    outcome = bootstrap_step.bootstrap(
+        _minter(app), lambda token: clients.installation_client(app.github, token), request
+    )
+    level = logging.WARNING if outcome.action in bootstrap_step.NEEDS_ATTENTION else logging.INFO
+    log.log(
+        level,
+        f"bootstrap: {outcome.message}",
+        extra={"installation_id": installation_id, "org": org, "repo": repo, **outcome.log_fields},
+    )
 
 
 def main() -> None:

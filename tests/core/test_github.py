@@ -4,6 +4,7 @@ JWT caching, and that no token ever shows up in logs, errors or reprs."""
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import jwt
 import pytest
@@ -23,10 +24,13 @@ from peribolos_core.github import (
     GitHubInstallationClient,
     Installation,
     InstallationToken,
+    Team,
     check_repo,
+    repo_permission_level,
 )
 from tests.fakes.fixtures import APP_ID
-from tests.fakes.github import MSG_EXP_TOO_FAR, MSG_EXPIRED, MSG_IAT, FakeGitHub, Fault
+from tests.fakes.github import MSG_EXP_TOO_FAR, MSG_EXPIRED, MSG_IAT, FakeGitHub, FakeTeam, Fault
+from tests.fakes.github.models import RepoInvitation
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -389,3 +393,146 @@ def test_no_token_in_logs_errors_or_reprs(
         assert token.token not in text
         assert bearer not in text
         assert token.token[4:24] not in text
+
+
+# -- reading an org and proposing a file (bootstrap) --------------------------------------------------------
+
+
+@pytest.fixture
+def org_client(fake_github: FakeGitHub, app_key: rsa.RSAPrivateKey) -> GitHubInstallationClient:
+    """A client of installation 1 (octo-org) that may write contents and pull requests."""
+    fake_github.installations[1].permissions.update(contents="write", pull_requests="write")
+    return GitHubInstallationClient(make_app(fake_github, app_key).mint_token(1).token, fake_github.api_url)
+
+
+@pytest.mark.parametrize(
+    ("permissions", "level"),
+    [
+        ({"admin": True, "maintain": True, "push": True, "triage": True, "pull": True}, "admin"),
+        ({"admin": False, "maintain": True, "push": True, "triage": True, "pull": True}, "maintain"),
+        ({"push": True, "pull": True}, "write"),
+        ({"triage": True, "pull": True}, "triage"),
+        ({"pull": True}, "read"),
+        ({"pull": False}, "none"),
+        (None, "none"),
+        ({"admin": "yes"}, "none"),
+    ],
+    ids=["admin", "maintain", "push-is-write", "triage", "pull-is-read", "nothing", "absent", "not-a-bool"],
+)
+def test_repo_permission_level(permissions: object, level: str) -> None:
+    assert repo_permission_level(permissions) == level
+
+
+def test_org_members_and_invitations_follow_pages(
+    fake_github: FakeGitHub, org_client: GitHubInstallationClient
+) -> None:
+    members = [f"user{i:03d}" for i in range(250)]
+    org = fake_github.add_org("octo-org", admins=["alice", "Bob"], members=members)
+    org.invitations.update({"dave": "direct_member", "erin": "admin"})
+    assert org_client.list_org_members("octo-org", "admin") == ["alice", "Bob"]
+    assert org_client.list_org_members("octo-org", "member") == members
+    assert org_client.list_org_invitations("octo-org") == {"dave": "direct_member", "erin": "admin"}
+    pages = [r for r in fake_github.requests if r.path == "/orgs/octo-org/members"]
+    assert [r.query.get("page", ["1"])[0] for r in pages] == ["1", "1", "2", "3"]
+    assert all(r.query["per_page"] == ["100"] for r in pages)
+
+
+def test_teams_members_invitations_and_repos(
+    fake_github: FakeGitHub, org_client: GitHubInstallationClient
+) -> None:
+    fake_github.add_org(
+        "octo-org",
+        admins=["alice", "bob"],
+        members=["carol"],
+        teams=[
+            FakeTeam(7, "sig leads", "sig-leads", "Leads", maintainers={"alice"}, members={"carol"},
+                     repos={"website": "push", "docs": "triage"}, invitations={"dave"}),
+            FakeTeam(8, "child", "child", parent="sig-leads", members={"bob"}),
+        ],
+    )
+    teams = {team.slug: team for team in org_client.list_teams("octo-org")}
+    assert teams["sig-leads"] == Team(7, "sig leads", "sig-leads", "Leads", "closed", None)
+    assert teams["child"].parent_id == 7
+    assert org_client.list_team_members("octo-org", "sig-leads", "maintainer") == ["alice"]
+    assert org_client.list_team_members("octo-org", "sig-leads", "member") == ["carol"]
+    assert org_client.list_team_invitations("octo-org", "sig-leads") == ["dave"]
+    assert org_client.list_team_repos("octo-org", "sig-leads") == {"docs": "triage", "website": "write"}
+
+
+def test_repositories_settings_collaborators_and_invitations(
+    fake_github: FakeGitHub, org_client: GitHubInstallationClient
+) -> None:
+    fake_github.add_repo(
+        "octo-org/website", description="The site", private=False, has_wiki=False, default_branch="trunk"
+    )
+    fake_github.ui.add_collaborator("octo-org/website", "outsider", "push")
+    fake_github.add_org("octo-org", admins=["alice", "bob"])
+    fake_github.state.repo("octo-org", "website").invitations[1] = RepoInvitation(1, "newbie", "triage", 0.0)
+    assert org_client.list_org_repos("octo-org") == [".github", "website"]
+    website = org_client.get_repo("octo-org/website")
+    assert website is not None
+    assert (website.name, website.private, website.visibility, website.description, website.has_wiki) == (
+        "website", False, "public", "The site", False
+    )
+    assert (website.default_branch, website.squash_merge_commit_title) == ("trunk", "COMMIT_OR_PR_TITLE")
+    assert org_client.get_repo("octo-org/missing") is None
+    assert org_client.list_direct_collaborators("octo-org/website") == {"outsider": "write"}
+    assert org_client.list_repo_invitations("octo-org/website") == {"newbie": "triage"}
+
+
+def test_a_branch_a_file_and_a_pull_request(
+    fake_github: FakeGitHub, org_client: GitHubInstallationClient
+) -> None:
+    repo = "octo-org/.github"
+    assert org_client.branch_head(repo, "main") is None, "an empty repository has no branch"
+    first = org_client.put_file(repo, "README.md", b"# hi\n", "Start", "main")
+    assert org_client.branch_head(repo, "main") == first == fake_github.head_sha(repo)
+    org_client.create_branch(repo, "peribolos/bootstrap", first)
+    with pytest.raises(GitHubRequestError) as exists:
+        org_client.create_branch(repo, "peribolos/bootstrap", first)
+    assert exists.value.status_code == 422
+    assert org_client.file_sha(repo, "peribolos.yaml", "peribolos/bootstrap") is None
+    made = org_client.put_file(repo, "peribolos.yaml", b"orgs: {}\n", "Add", "peribolos/bootstrap")
+    sha = org_client.file_sha(repo, "peribolos.yaml", "peribolos/bootstrap")
+    org_client.put_file(repo, "peribolos.yaml", b"orgs: {a: {}}\n", "Change", "peribolos/bootstrap", sha)
+    assert fake_github.file_at(repo, "peribolos/bootstrap", "peribolos.yaml") == b"orgs: {a: {}}\n"
+    org_client.move_branch(repo, "peribolos/bootstrap", made)
+    assert fake_github.head_sha(repo, "peribolos/bootstrap") == made
+    assert org_client.list_pulls(repo, "peribolos/bootstrap") == []
+    pull = org_client.create_pull(repo, "Add it", "peribolos/bootstrap", "main", "Because.")
+    assert (pull.number, pull.state, pull.merged, pull.head, pull.base) == (
+        1, "open", False, "peribolos/bootstrap", "main"
+    )
+    assert org_client.list_pulls(repo, "peribolos/bootstrap") == [pull]
+    assert org_client.list_pulls(repo, "other") == []
+    query = fake_github.requests_to("GET", r"/pulls$")[-1].query
+    assert query["head"] == ["octo-org:other"] and query["state"] == ["all"]
+
+
+def test_create_org_repo(fake_github: FakeGitHub, app_key: rsa.RSAPrivateKey) -> None:
+    token = make_app(fake_github, app_key).mint_token(1, permissions={"administration": "write"})
+    created = GitHubInstallationClient(token.token, fake_github.api_url).create_org_repo(
+        "octo-org", "config", description="peribolos config"
+    )
+    assert (created.full_name, created.private, created.default_branch) == ("octo-org/config", True, "main")
+    assert fake_github.file_at("octo-org/config", "main", "README.md"), "auto_init: a first commit"
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda c: c.list_org_members("octo/org"), "organisation"),
+        (lambda c: c.list_org_members("octo-org", "owner"), "role"),
+        (lambda c: c.list_team_members("octo-org", "t", "lead"), "role"),
+        (lambda c: c.branch_head("octo-org/.github", "../main"), "branch"),
+        (lambda c: c.create_branch("octo-org/.github", "a//b", SHA), "branch"),
+        (lambda c: c.put_file("octo-org/.github", "../x", b"", "m", "main"), "path"),
+        (lambda c: c.list_pulls("octo-org/.github", "b", "merged"), "state"),
+        (lambda c: c.create_org_repo("octo-org", "a/b", description=""), "repository"),
+    ],
+    ids=["org", "org-role", "team-role", "branch-dots", "branch-slashes", "path", "pull-state", "repo-name"],
+)
+def test_org_and_file_calls_reject_bad_arguments(fake_github: FakeGitHub, call: Any, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        call(GitHubInstallationClient("t" * 40, fake_github.api_url))
+    assert fake_github.requests == []

@@ -356,6 +356,47 @@ def test_dry_run_never_confirms_and_reports_whatever_peribolos_exits_with() -> N
     assert "$(steps.step-peribolos.exitCode.path)" in report["command"]
 
 
+@pytest.mark.parametrize(
+    ("sets", "args"),
+    [
+        pytest.param(
+            [],
+            ["--org", "$(params.org)", "--repo", "$(params.org)/.github", "--path", "peribolos.yaml",
+             "--min-admins", "2"],
+            id="defaults",
+        ),
+        pytest.param(
+            ["config.repo=org-config", "config.path=org/peribolos.yaml", "peribolos.fixRepos=true",
+             "peribolos.fixCollaborators=true", "peribolos.ignoreSecretTeams=true", "peribolos.minAdmins=3",
+             "peribolos.requiredAdmins=[alice, bob]", "bootstrap.createRepo=true",
+             "bootstrap.allowPublicRepo=true", "bootstrap.docsUrl=https://docs.example/org-admins"],
+            ["--org", "$(params.org)", "--repo", "$(params.org)/org-config", "--path", "org/peribolos.yaml",
+             "--min-admins", "3", "--fix-repos", "--fix-collaborators", "--ignore-secret-teams",
+             "--required-admins", "alice", "--required-admins", "bob", "--create-repo", "--allow-public-repo",
+             "--docs-url", "https://docs.example/org-admins"],
+            id="every-value",
+        ),
+        pytest.param(["bootstrap.enabled=false"], None, id="disabled"),
+    ],
+)
+def test_install_bootstraps_an_org_without_config_after_storing_its_token(
+    sets: list[str], args: list[str] | None
+) -> None:
+    rendered = render_objects(load_values(sets=sets))
+    objects = [obj for docs in rendered.values() for obj in docs]
+    steps = _one(objects, "Task", "peribolos-install")["spec"]["steps"]
+    assert [s["name"] for s in steps] == (["install", "bootstrap"] if args else ["install"])
+    if args is None:
+        return
+    bootstrap = steps[1]
+    assert bootstrap["command"] == [
+        "peribolos-step", "bootstrap", "--installation-id", "$(params.installation_id)"
+    ]
+    assert bootstrap["args"] == args
+    assert bootstrap["image"] == steps[0]["image"] and bootstrap["env"] == steps[0]["env"], "mints its tokens"
+    assert bootstrap["volumeMounts"] == steps[0]["volumeMounts"]
+
+
 def test_interceptor_gets_config_repo_path_and_allowed_orgs() -> None:
     deployment = _one(flat_objects("ghes-ingress"), "Deployment", "peribolos-interceptor")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]

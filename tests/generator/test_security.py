@@ -34,6 +34,7 @@ EXPECTED_RULES = {
 # Steps allowed to see the App's credentials (they mint tokens); peribolos is never one of them.
 KEY_STEPS = {
     ("peribolos-install", "install"),
+    ("peribolos-install", "bootstrap"),
     ("peribolos-sync", "ensure-token"),
     ("peribolos-dry-run", "ensure-token"),
 }

@@ -154,7 +154,12 @@ VALUE_ERRORS = [
         "unknown key (did you mean 'replicas'?)",
         "unknown-key-suggestion",
     ),
-    ("zzz=3", "zzz", "unknown key (known keys: allowedOrgs, config, createNamespace, ", "unknown-key-list"),
+    (
+        "zzz=3",
+        "zzz",
+        "unknown key (known keys: allowedOrgs, bootstrap, config, createNamespace, ",
+        "unknown-key-list",
+    ),
     ("image.colour=red", "image.colour", "unknown key", "unknown-key-through-ref"),
     (
         "exposure.type=nodeport",

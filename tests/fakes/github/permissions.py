@@ -73,6 +73,7 @@ REPO = "/repos/{owner}/{repo}"
 ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[Need, ...]] = {
     # installation
     ("GET", "/installation/repositories"): (),
+    ("GET", "/user"): (),  # answered 403: an installation is no user
     # orgs, members, invitations
     ("GET", ORG): (),
     ("PATCH", ORG): (_a("organization_administration", "write"),),

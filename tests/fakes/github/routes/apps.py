@@ -9,6 +9,7 @@ from tests.fakes.github import shapes
 from tests.fakes.github.auth import check_mint_request
 from tests.fakes.github.models import App, FakeInstallation, Token, slugify
 from tests.fakes.github.replies import (
+    MSG_NOT_ACCESSIBLE,
     MSG_SECONDARY,
     MSG_SUSPENDED,
     Reply,
@@ -113,6 +114,12 @@ def list_installation_repositories(call: Call) -> Reply:
         "repositories": [shapes.repository(r, account, call.urls) for r in items],
     }
     return Reply(200, body, headers)
+
+
+@ROUTES.route("GET", "/user")
+def get_authenticated_user(call: Call) -> Reply:
+    """An installation token acts for no user: GitHub answers 403 (peribolos' ``--dump`` asks it)."""
+    raise error(403, MSG_NOT_ACCESSIBLE)
 
 
 @ROUTES.route("POST", "/app-manifests/{code}/conversions", auth="none")
