@@ -44,7 +44,7 @@ class TektonObjects:
         self.request_count += 1
         with kube_errors(what):
             answer = method(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
-        if not isinstance(answer, Mapping):
+        if not isinstance(answer, Mapping) or "kind" not in answer:
             raise KubeError(None, f"{what}: the server's answer is not a Kubernetes object: check that the "
                                   "kubeconfig's server (or the in-cluster address) is the kube-apiserver")
         return dict(answer)
