@@ -123,8 +123,9 @@ def test_drift_repair_reverts_a_change_made_by_hand(maintained: Product, cluster
 def _uninstall_taskrun(product: Product, installation_id: int) -> dict[str, Any]:
     """A TaskRun of the rendered ``peribolos-uninstall`` TriggerTemplate, as the EventListener makes one."""
     template = _tekton(product).trigger_template("peribolos-uninstall")
-    values = {"installation_id": str(installation_id), "org": "prune-org",
-              "secret_name": secret_name(installation_id), "delivery_id": str(uuid.uuid4())}
+    secret = secret_name(installation_id) if installation_id > 0 else "no-such-secret"
+    values = {"installation_id": str(installation_id), "org": "prune-org", "secret_name": secret,
+              "delivery_id": str(uuid.uuid4())}
     (taskrun,) = instantiate(template, values, uid=values["delivery_id"])
     return _tekton(product).create_taskrun(taskrun)
 
