@@ -38,7 +38,7 @@ SELECTOR = f"{PART_OF},{ACTION_LABEL}"
 """This service's TaskRuns (every TriggerTemplate labels them so), those with an action only."""
 ORG_ANNOTATION = "peribolos.dev/org"
 DEFAULT_MAX_DELETIONS = 5000
-"""Deletions one run makes at most (oldest first); the rest waits an hour. ~10 ms each: under a minute."""
+"""Deletions one run makes at most (oldest first); the rest waits an hour. ~16 ms each (measured): ~80 s."""
 
 
 class Outcome(Enum):
