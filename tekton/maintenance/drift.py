@@ -222,16 +222,16 @@ class DriftRepair:
                 f"TriggerTemplate {SYNC_TEMPLATE} not found in namespace {self.tekton.namespace}: drift "
                 "repair needs the sync action wired (values events.sync: true) and the render applied"
             ) from exc
-        self._taskrun(template, Installation(1, "example-org", ORGANIZATION, False))
+        try:
+            self._taskrun(template, Installation(1, "example-org", ORGANIZATION, False))
+        except PeribolosError as exc:
+            raise ConfigError(str(exc)) from exc
         return template
 
     def _taskrun(self, template: Mapping[str, Any], installation: Installation) -> dict[str, Any]:
         o = self.options
-        try:
-            return drift_taskrun(template, installation, run_id=o.run_id, config_repo=o.config_repo,
-                                 config_path=o.config_path)
-        except PeribolosError as exc:
-            raise ConfigError(str(exc)) from exc
+        return drift_taskrun(template, installation, run_id=o.run_id, config_repo=o.config_repo,
+                             config_path=o.config_path)
 
     def run(self) -> DriftSummary:
         """Plan and create; PeribolosError (nothing created) when the template, GitHub's list of
@@ -264,15 +264,16 @@ class DriftRepair:
         no other creation can succeed either."""
         fields = {"installation_id": installation.id, "org": installation.account_login,
                   "dry_run": self.options.dry_run}
-        taskrun = self._taskrun(template, installation)
         try:
+            taskrun = self._taskrun(template, installation)
             made = self.tekton.create_taskrun(taskrun, dry_run=self.options.dry_run)
         except KubeConflict:
             log.info("a TaskRun of this drift run exists already", extra={"event": "exists", **fields})
             return "exists"
         except KubeForbidden:
             raise
-        except KubeError as exc:
+        except (KubeError, ConfigError) as exc:
+            # ConfigError: what GitHub says of this installation cannot go into a TaskRun (its login).
             log.error("could not create the sync TaskRun", extra={
                 "event": "failed", **fields, "error_type": type(exc).__name__, "error": str(exc),
                 "temporary": exc.temporary})

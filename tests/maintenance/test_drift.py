@@ -296,3 +296,15 @@ def test_the_drift_account_reads_no_other_template_and_deletes_nothing(
     with pytest.raises(client.exceptions.ApiException) as refused:
         core.list_namespaced_secret(namespace)
     assert refused.value.status == 403
+
+
+def test_an_installation_whose_login_cannot_reach_a_taskrun_fails_alone(
+    github, app_key, installed, kube_apiserver, namespace, admin_tekton
+) -> None:
+    github.add_installation(1, "octo-org")
+    github.add_installation(2, "not/a-login")
+    tekton = as_account(kube_apiserver, namespace, "peribolos-drift-repair")
+    summary = _repair(github, app_key, tekton).run()
+    assert (summary.counts["created"], summary.counts["failed"], summary.exit_code) == (1, 1, 1)
+    (run,) = _drift_runs(admin_tekton)
+    assert run["metadata"]["labels"]["peribolos.dev/installation-id"] == "1"
