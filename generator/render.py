@@ -38,6 +38,7 @@ CONCERNS: tuple[str, ...] = (
     "eventlistener",
     "interceptor",
     "refresher",
+    "maintenance",
     "networkpolicy",
     "exposure",
 )

@@ -337,6 +337,9 @@ def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
             f"must be at least taskRun.timeout ({task_run['timeout']}) so the token outlives the TaskRun",
             (("taskRun", "tokenMinValid"), ("taskRun", "timeout")),
         ))
+    if data["driftRepair"]["schedule"] and not data["events"]["sync"]:
+        message = "requires events.sync: true (drift runs are sync TaskRuns of its TriggerTemplate)"
+        out.append((("driftRepair", "schedule"), message, (("driftRepair", "schedule"), ("events", "sync"))))
     if not any(data["events"].values()):
         message = "wire at least one event (an EventListener needs a Trigger)"
         out.append((("events",), message, tuple(("events", key) for key in data["events"])))

@@ -46,7 +46,17 @@ logging.getLogger("urllib3.connectionpool").addFilter(_QuietRetries())
 
 
 def load_core_v1(kubeconfig: str | None = None) -> client.CoreV1Api:
-    """A CoreV1Api: from ``kubeconfig`` when given, else in-cluster, else the default kubeconfig
+    """A CoreV1Api on :func:`load_api_client`."""
+    return client.CoreV1Api(load_api_client(kubeconfig))
+
+
+def load_custom_objects(kubeconfig: str | None = None) -> client.CustomObjectsApi:
+    """A CustomObjectsApi (Tekton's TaskRuns, Triggers' TriggerTemplates) on :func:`load_api_client`."""
+    return client.CustomObjectsApi(load_api_client(kubeconfig))
+
+
+def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
+    """An ApiClient: from ``kubeconfig`` when given, else in-cluster, else the default kubeconfig
     (``$KUBECONFIG`` or ``~/.kube/config``). ConfigError when none works."""
     configuration = client.Configuration()
     try:
@@ -67,7 +77,7 @@ def load_core_v1(kubeconfig: str | None = None) -> client.CoreV1Api:
         ) from exc
     configuration.debug = False
     configuration.retries = urllib3.Retry(total=RETRIES, backoff_factor=0.25, redirect=False)
-    return client.CoreV1Api(client.ApiClient(configuration))
+    return client.ApiClient(configuration)
 
 
 def default_namespace(

@@ -155,7 +155,7 @@ def test_the_documented_prune_command_removes_what_is_no_longer_rendered_and_not
     core = client.CoreV1Api(kube_apiserver.api_client())
     token = build_secret(1001, "t0k3n", datetime(2030, 1, 1, tzinfo=UTC), "octo-org", "Organization")
     core.create_namespaced_secret("peribolos", token)
-    _render(tmp_path / "manifests", "namespace=peribolos", "refresher.enabled=false",
+    _render(tmp_path / "manifests", "namespace=peribolos", "refresher.enabled=false", "prune.enabled=false",
             "networkPolicy.enabled=false")
     run([folder if arg == "manifests.new/" else arg for arg in documented])
 

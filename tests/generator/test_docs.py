@@ -30,7 +30,10 @@ from generator.cli import main
 from generator.github_app import PLACEHOLDER, secret_object
 from generator.render import render_objects
 from generator.values import load_values
+from peribolos_core.github import Installation
 from peribolos_core.token_secret import build_secret
+from tekton.maintenance.drift import SYNC_TEMPLATE
+from tekton.maintenance.template import drift_taskrun
 
 from .conftest import CASES, case_values
 from .test_kustomize import kubectl
@@ -135,8 +138,9 @@ def matches(selector: str, labels: dict[str, str]) -> bool:
 
 
 def service_objects(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
-    """What an install in ``namespace`` makes: its render, the TaskRuns, the token and App Secrets."""
-    values = load_values(sets=[f"namespace={namespace}"])
+    """What an install in ``namespace`` makes (drift repair on): its render, the TaskRuns, the token and App
+    Secrets."""
+    values = load_values(sets=[f"namespace={namespace}", "driftRepair.schedule=0 3 * * *"])
     objects = [o for group in render_objects(values).values() for o in group]
     for template in [o for o in objects if o["kind"] == "TriggerTemplate"]:
         for run in template["spec"]["resourcetemplates"]:
@@ -147,6 +151,12 @@ def service_objects(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
             objects.append(
                 {"kind": run["kind"], "metadata": {"name": "run", "namespace": namespace, "labels": labels}}
             )
+        if template["metadata"]["name"] == SYNC_TEMPLATE:
+            org = Installation(1001, "Octo-Org", "Organization", False)
+            drift = drift_taskrun(template, org, run_id="job", config_repo=".github",
+                                  config_path="peribolos.yaml")
+            objects.append({"kind": "TaskRun", "metadata": {
+                "name": "drift", "namespace": namespace, "labels": drift["metadata"]["labels"]}})
     token = build_secret(1001, "t", datetime(2030, 1, 1, tzinfo=UTC), "Octo-Org", "Organization")
     token["metadata"]["namespace"] = namespace
     objects.append(token)

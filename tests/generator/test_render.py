@@ -498,7 +498,7 @@ def test_refresher_cronjob_flags_and_safety() -> None:
         f"{spec['jobTemplate']['spec']['activeDeadlineSeconds'] * 4 // 5}s",
         "--dry-run",
     ]
-    assert not _find(flat_objects("dry-run-only"), "CronJob")
+    assert not _find(flat_objects("dry-run-only"), "CronJob", "peribolos-token-refresher")
 
 
 def test_interceptor_keeps_serving_while_its_endpoint_is_removed() -> None:

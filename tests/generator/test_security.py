@@ -30,6 +30,12 @@ EXPECTED_RULES = {
     ("Role", "peribolos-refresher"): {
         ("", "secrets"): {"get", "list", "create", "update", "patch", "delete"}
     },
+    # Drift repair: the sync TriggerTemplate (by name) and TaskRuns, as the EventListener; no Secrets.
+    ("Role", "peribolos-drift-repair"): {
+        ("triggers.tekton.dev", "triggertemplates"): {"get"},
+        ("tekton.dev", "taskruns"): {"create", "list"},
+    },
+    ("Role", "peribolos-prune"): {("tekton.dev", "taskruns"): {"list", "delete"}},
 }
 # Steps allowed to see the App's credentials (they mint tokens); peribolos is never one of them.
 KEY_STEPS = {
@@ -203,9 +209,11 @@ def test_network_policies_cover_every_pod_group(case: str) -> None:
     objects = flat_objects(case)
     policies = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "NetworkPolicy"}
     has_interceptor = any(o["kind"] == "Deployment" for o in objects)
+    has_maintenance = any(o["kind"] == "CronJob" and o["metadata"]["name"] != "peribolos-token-refresher"
+                          for o in objects)
     expected = {"peribolos-eventlistener", "peribolos-jobs"} | (
         {"peribolos-interceptor"} if has_interceptor else set()
-    )
+    ) | ({"peribolos-maintenance"} if has_maintenance else set())
     assert set(policies) == expected
     for spec in policies.values():
         assert spec["policyTypes"] == ["Ingress", "Egress"]
@@ -214,6 +222,9 @@ def test_network_policies_cover_every_pod_group(case: str) -> None:
         (rule,) = policies["peribolos-interceptor"]["ingress"]
         assert rule["from"] == [{"podSelector": {"matchLabels": {"eventlistener": "peribolos"}}}]
     assert policies["peribolos-jobs"]["ingress"] == []
+    if has_maintenance:
+        assert policies["peribolos-maintenance"]["ingress"] == []
+        assert policies["peribolos-maintenance"]["egress"] == policies["peribolos-jobs"]["egress"]
 
 
 def test_no_network_policies_when_disabled() -> None:
