@@ -178,18 +178,21 @@ def remove_cgroup_root(name: str, timeout: float = 20) -> list[str]:
 
 
 def stale_cgroup_roots(prefix: str = "peribolos-e2e-") -> list[str]:
-    """Cgroup roots of earlier runs that were killed before they could clean up (empty ones only)."""
+    """Cgroup roots of earlier runs that were killed before they could clean up: their creator (the pid in
+    the name) is gone and nothing runs in them. A root of a run still alive, even an empty one that run has
+    only just made, is never touched."""
     names = set()
     for hierarchy in _cgroup_hierarchies():
         for path in hierarchy.glob(prefix + "*"):
-            procs = path / "cgroup.procs"
-            if path.is_dir() and not any(
+            owner = path.name.removeprefix(prefix).split("-")[0]
+            if not path.is_dir() or (owner.isdigit() and Path(f"/proc/{owner}").exists()):
+                continue
+            if not any(
                 (p / "cgroup.procs").read_text().strip()
                 for p in [path, *path.rglob("*")]
                 if p.is_dir() and (p / "cgroup.procs").exists()
             ):
                 names.add(path.name)
-            del procs
     return sorted(names)
 
 
