@@ -48,6 +48,11 @@ logging.getLogger("urllib3.connectionpool").addFilter(_QuietRetries())
 def load_core_v1(kubeconfig: str | None = None) -> client.CoreV1Api:
     """A CoreV1Api: from ``kubeconfig`` when given, else in-cluster, else the default kubeconfig
     (``$KUBECONFIG`` or ``~/.kube/config``). ConfigError when none works."""
+    return client.CoreV1Api(load_api_client(kubeconfig))
+
+
+def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
+    """The API client every Kubernetes wrapper of the project is built on (see :func:`load_core_v1`)."""
     configuration = client.Configuration()
     try:
         if kubeconfig:
@@ -67,7 +72,27 @@ def load_core_v1(kubeconfig: str | None = None) -> client.CoreV1Api:
         ) from exc
     configuration.debug = False
     configuration.retries = urllib3.Retry(total=RETRIES, backoff_factor=0.25, redirect=False)
-    return client.CoreV1Api(client.ApiClient(configuration))
+    return client.ApiClient(configuration)
+
+
+POD_LOG_LIMIT = 16 * 1024 * 1024
+"""Bytes of a container's log read at most (peribolos prints a few hundred bytes a change)."""
+
+
+def read_container_log(
+    core_v1: client.CoreV1Api, namespace: str, pod: str, container: str, limit_bytes: int = POD_LOG_LIMIT
+) -> str:
+    """What ``container`` of ``pod`` printed (``kubectl logs``), at most ``limit_bytes``, as text."""
+    with kube_errors(f"read the log of {namespace}/{pod} container {container}"):
+        response = core_v1.read_namespaced_pod_log(
+            pod, namespace, container=container, limit_bytes=limit_bytes,
+            _request_timeout=REQUEST_TIMEOUT, _preload_content=False,
+        )
+        try:
+            data = response.data
+        finally:
+            response.release_conn()
+    return data.decode("utf-8", errors="replace")
 
 
 def default_namespace(
