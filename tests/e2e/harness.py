@@ -446,6 +446,7 @@ def run_task_step(
         extra_env=extra_env,
         executables=executables,
         timeout=timeout,
+        pod_name=f"{taskrun['metadata']['name']}-pod",  # no such Pod here: report finds no log to read
     )
 
 
@@ -486,10 +487,12 @@ def run_container(
     extra_env: Mapping[str, str] | None = None,
     executables: Mapping[str, Path] | None = None,
     timeout: float = 60,
+    pod_name: str = "local-pod",
 ) -> StepResult:
     """Run a container spec (a Tekton step or a Pod's container) as a local process.
 
-    Secret volumes are written to files and ``emptyDir`` volumes made folders under ``workdir/volumes``;
+    Secret volumes are written to files and ``emptyDir`` (and projected) volumes made folders under
+    ``workdir/volumes``: the identity is the kubeconfig, not a projected token;
     every ``mountPath`` that appears in an env value or an argument is mapped there. ``template`` is a
     Tekton stepTemplate (its env and mounts go under the container's). The identity is a TokenRequest
     kubeconfig of ``service_account``. The command must be one of this checkout's console scripts, or a
@@ -540,8 +543,9 @@ def run_container(
             continue
         source = entry["valueFrom"]
         if "fieldRef" in source:
-            assert source["fieldRef"]["fieldPath"] == "metadata.namespace", source
-            env[entry["name"]] = namespace
+            field = source["fieldRef"]["fieldPath"]
+            assert field in ("metadata.namespace", "metadata.name"), source
+            env[entry["name"]] = namespace if field == "metadata.namespace" else pod_name
         elif "secretKeyRef" in source:
             ref = source["secretKeyRef"]
             secret = core.read_namespaced_secret(ref["name"], namespace)

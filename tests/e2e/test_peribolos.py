@@ -1,8 +1,8 @@
 """The real peribolos (built by build.sh from sigs.k8s.io/prow at the pinned commit) run as the rendered
 sync and dry-run Tasks' ``peribolos`` step against the fake GitHub's org endpoints.
 
-Each test makes the TaskRun from a signed webhook, runs its ensure-token and fetch-config steps (the token
-file and the config peribolos reads), then the ``peribolos`` step with the Task's own args: the rendered
+Each test makes the TaskRun from a signed webhook, runs its prepare and fetch-config steps (peribolos' scoped
+token and the config it reads), then the ``peribolos`` step with the Task's own args: the rendered
 ``--github-endpoint`` (the fake), ``--github-token-path``, ``--require-self=false`` and the ``--fix-*``
 flags, plus ``--confirm`` in the sync Task only.
 """
@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e import payloads
 from tests.e2e.conftest import INSTALLATION_ID, ORG
-from tests.e2e.harness import post_webhook, run_task_step, wait_for_taskruns
+from tests.e2e.harness import post_webhook, run_task_step, step_exit_code_path, wait_for_taskruns
 from tests.e2e.stack import Stack
 from tests.fakes.github import FakeTeam, RecordedRequest
 from tests.infra.controlplane import find_tools
@@ -73,11 +73,10 @@ def _taskrun(stack: Stack, event: str, payload: dict[str, Any], task: str) -> di
 
 
 def _run_peribolos(
-    stack: Stack, taskrun: dict[str, Any], revision: str, config: bytes, pod: Path, binary: Path
+    stack: Stack, taskrun: dict[str, Any], pod: Path, binary: Path
 ) -> tuple[int, str, list[RecordedRequest], list[str]]:
-    """ensure-token, fetch-config, then peribolos; its exit code, stderr, requests to GitHub and argv."""
-    stack.github.add_file(f"{ORG}/.github", revision, "peribolos.yaml", config)
-    for step in ("ensure-token", "fetch-config"):
+    """prepare, fetch-config, then peribolos; its exit code, stderr, requests to GitHub and argv."""
+    for step in ("prepare", "fetch-config"):
         result = run_task_step(stack.plane, taskrun, step, pod)
         assert result.returncode == 0, f"{' '.join(result.argv)} exited {result.returncode}:\n{result.stderr}"
     started = time.time()
@@ -85,6 +84,11 @@ def _run_peribolos(
         stack.plane, taskrun, "peribolos", pod, executables={"/ko-app/peribolos": binary}, timeout=120
     )
     requests = [r for r in stack.github.requests if r.timestamp >= started]
+    # As Tekton's entrypoint would: its exit code for report, which completes the check run and releases
+    # the org's Lease (the next sync of the org would wait for it otherwise).
+    step_exit_code_path(pod, "peribolos").write_text(str(result.returncode))
+    report = run_task_step(stack.plane, taskrun, "report", pod)
+    assert report.returncode == (0 if result.returncode == 0 else 1), report.stderr
     return result.returncode, result.stderr, requests, result.argv
 
 
@@ -110,7 +114,8 @@ def test_peribolos_step_against_fake_github(
     expected_writes: list[tuple[str, str, Any]],
 ) -> None:
     _org_state(stack)
-    revision = payloads.sha(str(uuid.uuid4()))
+    branch = None if task == "peribolos-sync" else f"pr-{uuid.uuid4()}"
+    revision = stack.github.push_commit(f"{ORG}/.github", {"peribolos.yaml": config}, branch=branch).after
     if task == "peribolos-sync":
         taskrun = _taskrun(stack, "push", payloads.push(INSTALLATION_ID, ORG, after=revision), task)
     else:
@@ -118,9 +123,7 @@ def test_peribolos_step_against_fake_github(
             stack, "pull_request", payloads.pull_request(INSTALLATION_ID, ORG, head_sha=revision), task
         )
 
-    code, stderr, requests, argv = _run_peribolos(
-        stack, taskrun, revision, config, tmp_path / "pod", peribolos_bin
-    )
+    code, stderr, requests, argv = _run_peribolos(stack, taskrun, tmp_path / "pod", peribolos_bin)
 
     assert code == 0, f"{' '.join(argv)} exited {code}:\n{stderr}"
     assert ("--confirm" in argv) == (task == "peribolos-sync")

@@ -71,7 +71,7 @@ def _taskrun_for(stack: Stack, delivery: str, task: str, timeout: float = 20) ->
 def _read_secret(stack: Stack, installation_id: int) -> Any:
     core = client.CoreV1Api(stack.plane.api_client())
     try:
-        return core.read_namespaced_secret(secret_name(installation_id), stack.namespace)
+        return core.read_namespaced_secret(secret_name(installation_id), f"{stack.namespace}-tokens")
     except client.exceptions.ApiException as exc:
         if exc.status == 404:
             return None
@@ -94,7 +94,8 @@ def test_install_then_uninstall(stack: Stack, tmp_path: Path) -> None:
     delivery = _delivered(stack, "installation", payloads.installation("created", INSTALLATION_ID, ORG))
     taskrun = _taskrun_for(stack, delivery, "peribolos-install")
     assert taskrun_params(taskrun) == {"installation_id": str(INSTALLATION_ID), "org": ORG}
-    assert taskrun["spec"]["serviceAccountName"] == "peribolos-taskrun"
+    assert taskrun["spec"]["serviceAccountName"] == "peribolos-install"
+    assert taskrun["metadata"]["name"] == f"peribolos-install-{delivery}"
     assert taskrun["metadata"]["annotations"]["peribolos.dev/token-secret"] == secret_name(INSTALLATION_ID)
 
     mints = stack.github.mint_count
@@ -127,30 +128,55 @@ def _refresh_tokens(stack: Stack, tmp_path: Path) -> None:
 
 
 def test_push_to_config_repo_default_branch_makes_a_sync_taskrun(stack: Stack, tmp_path: Path) -> None:
-    """push -> peribolos-sync TaskRun; its ensure-token and fetch-config steps, run with its params and
-    sharing the Task's emptyDir volumes, leave the token and the config at the pushed SHA for peribolos."""
-    payload = payloads.push(INSTALLATION_ID, ORG, after=payloads.sha(str(uuid.uuid4())))
+    """push -> peribolos-sync TaskRun; its prepare and fetch-config steps, run with its params and sharing
+    the Task's emptyDir volumes, leave each its own scoped token and the config at the pushed SHA for
+    peribolos, and prepare holds the org's Lease."""
+    pushed = stack.github.push_commit(f"{ORG}/.github", {"peribolos.yaml": CONFIG})
+    payload = payloads.push(INSTALLATION_ID, ORG, after=pushed.after)
     taskrun = _taskrun_for(stack, _delivered(stack, "push", payload), "peribolos-sync")
     assert taskrun_params(taskrun) == {
         "installation_id": str(INSTALLATION_ID),
         "org": ORG,
         "repo": f"{ORG}/.github",
-        "revision": payload["after"],
+        "revision": pushed.after,
         "ref": "refs/heads/main",
         "config_path": "peribolos.yaml",
     }
     assert taskrun["metadata"]["annotations"]["peribolos.dev/token-secret"] == secret_name(INSTALLATION_ID)
     assert taskrun["metadata"]["labels"]["peribolos.dev/action"] == "sync"
+    assert taskrun["spec"]["serviceAccountName"] == "peribolos-sync"
 
-    stack.github.add_file(f"{ORG}/.github", payload["after"], "peribolos.yaml", CONFIG)
     pod = tmp_path / "pod"  # one folder: the steps share the Task's volumes, as in one Pod
-    for step in ("ensure-token", "fetch-config"):
+    for step in ("prepare", "fetch-config"):
         _run_step_in(stack, taskrun, step, pod)
-    token_file = pod / "volumes" / "token" / "token"
-    assert stack.github.token_is_valid(token_file.read_text().strip())
-    assert token_file.stat().st_mode & 0o077 == 0
-    assert (pod / "volumes" / "config" / "peribolos.yaml").read_bytes() == CONFIG
-    assert _read_secret(stack, INSTALLATION_ID) is not None  # ensure-token stored what it minted
+    volumes = pod / "volumes"
+    scopes = {
+        name: stack.github.token_scope((volumes / name / "token").read_text())
+        for name in ("report-token", "fetch-token", "peribolos-token")
+    }
+    assert scopes == {
+        "report-token": ({"checks": "write", "contents": "read"}, frozenset({".github"})),
+        "fetch-token": ({"contents": "read"}, frozenset({".github"})),
+        "peribolos-token": ({"administration": "write", "members": "write"}, None),
+    }
+    for name in scopes:
+        assert (volumes / name / "token").stat().st_mode & 0o077 == 0
+    assert (volumes / "config" / "peribolos.yaml").read_bytes() == CONFIG
+    lease = client.CoordinationV1Api(stack.plane.api_client()).read_namespaced_lease(
+        f"peribolos-sync-{INSTALLATION_ID}", stack.namespace
+    )
+    assert lease.spec.holder_identity == taskrun["metadata"]["name"]
+    (check,) = [c for c in stack.github.check_runs if c["head_sha"] == pushed.after]
+    assert (check["name"], check["status"]) == ("peribolos/sync", "in_progress")
+    # peribolos cannot run here (no kubelet): report sees no exit code, completes the check as failed,
+    # releases the Lease and fails the TaskRun.
+    result = run_task_step(stack.plane, taskrun, "report", pod)
+    assert result.returncode == 1, result.stderr
+    assert stack.github.check_run(check["id"])["conclusion"] == "failure"
+    lease = client.CoordinationV1Api(stack.plane.api_client()).read_namespaced_lease(
+        f"peribolos-sync-{INSTALLATION_ID}", stack.namespace
+    )
+    assert not lease.spec.holder_identity
 
 
 @pytest.mark.parametrize(
@@ -162,22 +188,23 @@ def test_pull_request_makes_a_dry_run_taskrun(
 ) -> None:
     """pull_request -> peribolos-dry-run TaskRun at the head SHA; its steps around peribolos (which cannot
     run here: its exit code is written where Tekton's entrypoint would) report the check run on the PR."""
-    head = payloads.sha(str(uuid.uuid4()))
-    payload = payloads.pull_request(INSTALLATION_ID, ORG, head_sha=head)
+    head = stack.github.push_commit(f"{ORG}/.github", {"peribolos.yaml": CONFIG}, branch=f"pr-{uuid.uuid4()}")
+    payload = payloads.pull_request(INSTALLATION_ID, ORG, head_sha=head.after)
     taskrun = _taskrun_for(stack, _delivered(stack, "pull_request", payload), "peribolos-dry-run")
     params = taskrun_params(taskrun)
-    assert params["revision"] == head
+    assert params["revision"] == head.after
     assert params["repo"] == f"{ORG}/.github"
     assert params["ref"] == f"refs/pull/{payload['number']}/head"
 
-    stack.github.add_file(f"{ORG}/.github", head, "peribolos.yaml", CONFIG)
     pod = tmp_path / "pod"
-    for step in ("ensure-token", "fetch-config"):
+    for step in ("prepare", "fetch-config"):
         _run_step_in(stack, taskrun, step, pod)
     step_exit_code_path(pod, "peribolos").write_text(str(peribolos_exit_code))
-    _run_step_in(stack, taskrun, "report", pod)
-    (check_run,) = [c for c in stack.github.check_runs if c.get("head_sha") == head]
+    result = run_task_step(stack.plane, taskrun, "report", pod)
+    (check_run,) = [c for c in stack.github.check_runs if c.get("head_sha") == head.after]
     assert (check_run["name"], check_run["conclusion"]) == ("peribolos/dry-run", conclusion)
+    # No Pod here, so no log of peribolos to read: a failure then cannot be told from the service's own.
+    assert result.returncode == (0 if conclusion == "success" else 1), result.stderr
 
 
 BAD_SIGNATURE = "sha256=" + "0" * 64
