@@ -62,8 +62,8 @@ class Product:
 
     @property
     def token_namespace(self) -> str:
-        """Where the installations' token Secrets live."""
-        return self.values.get("tokenNamespace") or self.namespace
+        """Where the installations' token Secrets live (the render's default: ``<namespace>-tokens``)."""
+        return self.values.get("tokenNamespace") or f"{self.namespace}-tokens"
 
     def send_webhook(
         self,
