@@ -4,9 +4,6 @@ and as a dry run; with less, GitHub (the fake) refuses it."""
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from peribolos_core import scopes
 from peribolos_core.scopes import FIX_FLAGS, Scope
 from tests.fakes.client import mint
-from tests.fakes.fixtures import APP_ID
-from tests.fakes.github import FakeGitHub, FakeTeam
+from tests.fakes.github import FakeGitHub
+from tests.fakes.test_github_peribolos import EXISTING_ONLY, org, run_peribolos  # noqa: F401 - org: fixture
 
 
 @pytest.mark.parametrize(
@@ -105,32 +102,10 @@ def test_parse_permission(text: str, parsed: tuple[str, str] | None) -> None:
 
 
 # --- the rule against the real peribolos ---------------------------------------------------------------
+# The fake's own peribolos suite gives the org and the run: EXISTING_ONLY changes something for every flag
+# (org metadata, members added and removed, teams edited, renamed and deleted, team members and repositories,
+# a repository's settings and collaborators) and creates nothing, which a dry run could not look into.
 
-CONFIG = """\
-orgs:
-  octo-org:
-    name: Octo Org
-    description: managed by peribolos
-    admins: [alice, bob]
-    members: [carol, dave]
-    teams:
-      reviewers:
-        description: They review
-        privacy: closed
-        maintainers: [alice]
-        members: [carol, dave]
-        repos:
-          website: write
-    repos:
-      website:
-        description: The site
-        has_wiki: false
-        collaborators:
-          carol: admin
-"""
-"""A change for every flag (org metadata, a member added and one removed, a team's description, members
-and repository, a repository's settings and collaborators), none creating a team or a repository (a dry
-run cannot look into those, on GitHub as here)."""
 FLAG_SETS = [
     ("--fix-org",),
     ("--fix-org-members",),
@@ -140,6 +115,12 @@ FLAG_SETS = [
     ("--fix-repos",),
     ("--fix-collaborators",),
 ]
+WRITES_OF_FLAGS = [
+    (flags, name)
+    for flags in FLAG_SETS
+    for name, level in scopes.peribolos_permissions(flags, True).items()
+    if level == "write"
+]
 
 
 @pytest.fixture(scope="module")
@@ -147,64 +128,6 @@ def peribolos_bin() -> Path:
     from tests.infra.controlplane import find_tools
 
     return find_tools(modules=("peribolos",)).bin("peribolos")
-
-
-@contextmanager
-def _org(app_key: rsa.RSAPrivateKey) -> Iterator[FakeGitHub]:
-    """A fake GitHub whose octo-org differs from :data:`CONFIG` in something each flag changes."""
-    with FakeGitHub(APP_ID, app_key.public_key()) as gh:
-        gh.add_installation(1, "octo-org")
-        gh.add_repo("octo-org/.github")
-        gh.add_org(
-            "octo-org",
-            admins=["alice", "bob"],
-            members=["carol", "zed"],
-            teams=[
-                FakeTeam(
-                    7,
-                    "reviewers",
-                    "reviewers",
-                    maintainers={"alice"},
-                    members={"carol"},
-                    repos={"website": "pull"},
-                )
-            ],
-        )
-        gh.push_commit("octo-org/website", {"index.html": "<html/>"})
-        yield gh
-        assert not gh.handler_errors, gh.handler_errors
-
-
-@pytest.fixture
-def org(app_key: rsa.RSAPrivateKey) -> Iterator[FakeGitHub]:
-    with _org(app_key) as gh:
-        yield gh
-
-
-def _peribolos(gh: FakeGitHub, binary: Path, token: str, tmp_path: Path, *flags: str) -> tuple[int, str]:
-    (tmp_path / "token").write_text(token)
-    (tmp_path / "config.yaml").write_text(CONFIG)
-    gh.clear_requests()
-    done = subprocess.run(
-        [
-            str(binary),
-            f"--config-path={tmp_path / 'config.yaml'}",
-            f"--github-endpoint={gh.api_url}",
-            f"--github-graphql-endpoint={gh.graphql_url}",
-            f"--github-token-path={tmp_path / 'token'}",
-            "--require-self=false",
-            "--min-admins=2",
-            "--maximum-removal-delta=1",
-            "--github-client.initial-delay=10ms",
-            *flags,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
-    return done.returncode, done.stderr
 
 
 def _token(gh: FakeGitHub, key: rsa.RSAPrivateKey, scope: Scope) -> str:
@@ -218,40 +141,41 @@ def _token(gh: FakeGitHub, key: rsa.RSAPrivateKey, scope: Scope) -> str:
 @pytest.mark.parametrize("confirm", [True, False], ids=["sync", "dry-run"])
 @pytest.mark.parametrize("flags", FLAG_SETS, ids=[" ".join(f) for f in FLAG_SETS])
 def test_the_rule_gives_each_flag_enough_and_nothing_the_fake_refuses(
-    org: FakeGitHub,
+    org: FakeGitHub,  # noqa: F811 - the fixture imported above
     app_key: rsa.RSAPrivateKey,
     peribolos_bin: Path,
     tmp_path: Path,
     flags: tuple[str, ...],
     confirm: bool,
 ) -> None:
-    scope = scopes.peribolos_scope(flags, confirm, ".github")
-    code, stderr = _peribolos(
-        org, peribolos_bin, _token(org, app_key, scope), tmp_path, *flags, *(["--confirm"] if confirm else [])
+    token = _token(org, app_key, scopes.peribolos_scope(flags, confirm, ".github"))
+    run = run_peribolos(
+        org, peribolos_bin, token, tmp_path, *flags, *(["--confirm"] if confirm else []), config=EXISTING_ONLY
     )
-    refused = [(r.method, r.path, r.status) for r in org.requests if not 200 <= r.status < 300]
-    assert (code, refused) == (0, []), stderr[-3000:]
-    writes = [
-        r for r in org.requests if r.method in ("PUT", "PATCH", "DELETE", "POST") and r.path != "/graphql"
-    ]
+    assert (run.code, run.refused()) == (0, []), run.stderr[-3000:]
+    writes = [w for w in run.writes if w[1] != "/graphql"]
     assert bool(writes) is confirm, "a sync changes the org, a dry run sends no write"
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("flags", FLAG_SETS, ids=[" ".join(f) for f in FLAG_SETS])
-def test_each_permission_the_rule_asks_for_is_needed(
-    app_key: rsa.RSAPrivateKey, peribolos_bin: Path, tmp_path: Path, flags: tuple[str, ...]
+@pytest.mark.parametrize(
+    ("flags", "permission"), WRITES_OF_FLAGS, ids=[f"{' '.join(f)}-{p}" for f, p in WRITES_OF_FLAGS]
+)
+def test_each_write_the_rule_asks_for_is_needed(
+    org: FakeGitHub,  # noqa: F811 - the fixture imported above
+    app_key: rsa.RSAPrivateKey,
+    peribolos_bin: Path,
+    tmp_path: Path,
+    flags: tuple[str, ...],
+    permission: str,
 ) -> None:
-    """Each write the rule grants for a flag, lowered to read, makes peribolos' sync fail with GitHub's 403:
-    the rule asks for nothing a flag does not use."""
+    """The write lowered to read: peribolos' sync fails with GitHub's 403, so the rule asks for nothing a
+    flag does not use."""
     scope = scopes.peribolos_scope(flags, True, ".github")
-    writes = [name for name, level in scope.permissions.items() if level == "write"]
-    assert writes
-    for name in writes:
-        lowered = Scope({**scope.permissions, name: "read"}, scope.repositories)
-        with _org(app_key) as org:  # each try from the same state: an earlier one changed the org
-            code, stderr = _peribolos(
-                org, peribolos_bin, _token(org, app_key, lowered), tmp_path, *flags, "--confirm"
-            )
-        assert code != 0, f"{name}: write is not needed by {flags}"
-        assert "Resource not accessible by integration" in stderr, stderr[-2000:]
+    lowered = Scope({**scope.permissions, permission: "read"}, scope.repositories)
+    run = run_peribolos(
+        org, peribolos_bin, _token(org, app_key, lowered), tmp_path, *flags, "--confirm", config=EXISTING_ONLY
+    )
+    assert run.code != 0, f"{permission}: write is not needed by {flags}"
+    assert 403 in {status for _, _, status in run.refused()}
+    assert "Resource not accessible by integration" in run.stderr, run.stderr[-2000:]

@@ -596,3 +596,26 @@ def test_tasks_carry_the_tekton_catalog_annotations(case: str) -> None:
         assert "peribolos" in annotations["tekton.dev/tags"].split(", ")
         assert annotations["tekton.dev/platforms"] == "linux/amd64"
         assert task["metadata"]["labels"]["app.kubernetes.io/version"]
+
+
+@pytest.mark.parametrize(
+    ("sets", "actions", "app_id_required"),
+    [
+        pytest.param([], "install,uninstall,sync,dry-run", True, id="check-runs-wired"),
+        pytest.param(["events.sync=false", "events.dryRun=false"], "install,uninstall", False,
+                     id="no-check-runs"),
+    ],
+)
+def test_the_interceptor_needs_the_app_id_exactly_when_check_runs_are_wired(
+    sets: list[str], actions: str, app_id_required: bool
+) -> None:
+    rendered = render_objects(load_values(sets=sets))
+    objects = [o for group in rendered.values() for o in group]
+    pod = _one(objects, "Deployment", "peribolos-interceptor")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    command = container["command"]
+    assert command[command.index("--actions") + 1] == actions
+    app_id = [e for e in container.get("env", []) if e["name"] == "GITHUB_APP_ID"]
+    assert bool(app_id) is app_id_required
+    if app_id:
+        assert "optional" not in app_id[0]["valueFrom"]["secretKeyRef"], "the pod waits for the App id"

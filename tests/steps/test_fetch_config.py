@@ -185,29 +185,13 @@ def test_unwritable_output_exits_1(fake_github: FakeGitHub, token_file: Path, tm
 
 
 def _task_fetch(token_file: Path, gh: FakeGitHub, tmp_path: Path, prepared: Record | None, *extra: str):
+    """fetch-config as the Task runs it: an empty --revision (the one prepare recorded), --state-dir."""
     states = tmp_path / "state"
     if prepared is not None:
         state.write(states, prepared)
     output = tmp_path / "config" / "peribolos.yaml"
-    result = run_step(
-        "fetch-config",
-        "--token-file",
-        token_file,
-        "--repo",
-        "octo-org/.github",
-        "--revision",
-        "",
-        "--output",
-        output,
-        "--org",
-        "octo-org",
-        "--state-dir",
-        states,
-        "--github-api-url",
-        gh.api_url,
-        "--github-max-retries",
-        "0",
-        *extra,
+    result = fetch(
+        token_file, gh, output, "--revision", "", "--org", "octo-org", "--state-dir", states, *extra
     )
     return result, state.read(states, "fetch-config"), output
 
