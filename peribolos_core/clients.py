@@ -11,7 +11,7 @@ from .app_jwt import load_private_key
 from .github import GitHubApp, GitHubInstallationClient
 from .http import new_session
 from .kube import load_api_client, load_core_v1, read_container_log
-from .leases import OrgLocks
+from .leases import LABELS, OrgLocks
 from .settings import AppSettings, GitHubSettings, KubeSettings
 from .token_store import TokenStore
 
@@ -41,9 +41,7 @@ def token_store(settings: KubeSettings) -> TokenStore:
 
 def org_locks(settings: KubeSettings) -> OrgLocks:
     """The org Leases of the pod's own namespace (one sync per org at a time)."""
-    return OrgLocks(load_api_client(settings.kubeconfig), settings.namespace,
-                    labels={"app.kubernetes.io/part-of": "peribolos-as-a-service",
-                            "app.kubernetes.io/component": "org-lock"})
+    return OrgLocks(load_api_client(settings.kubeconfig), settings.namespace, labels=LABELS)
 
 
 def container_log(settings: KubeSettings, pod: str, container: str) -> str:

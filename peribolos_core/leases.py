@@ -31,6 +31,8 @@ from .settings import check_installation_id
 log = logging.getLogger(__name__)
 
 LEASE_PREFIX = "peribolos-sync-"
+LABELS = {"app.kubernetes.io/part-of": "peribolos-as-a-service", "app.kubernetes.io/component": "org-lock"}
+"""The labels of every org Lease (docs/operations.md selects them)."""
 POLL_SECONDS = 2.0
 """How often a waiting sync looks at the Lease again."""
 LOG_EVERY_SECONDS = 30.0
