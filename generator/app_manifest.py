@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator import render
 from generator.errors import RenderError
+from peribolos_core import scopes
 from peribolos_core.actions import ACTIONS, ALWAYS_DELIVERED, ActionTable, stronger
 
 # permission → why (docs/operations.md shows the same list).
@@ -41,18 +43,6 @@ def webhook_url(v: dict[str, Any]) -> str:
     return f"https://{exposure['host']}{exposure['path']}"
 
 
-# --fix-* value → the permissions what it manages needs (peribolos reads members whenever it runs).
-FIX_PERMISSIONS = {
-    "fixOrgMembers": ("members",),
-    "fixTeams": ("members",),
-    "fixTeamMembers": ("members",),
-    "fixTeamRepos": ("members", "administration"),
-    "fixRepos": ("administration",),
-    "fixCollaborators": ("administration",),
-    "fixOrg": ("organization_administration",),
-}
-
-
 def _grant(out: dict[str, str], permission: str, level: str | None) -> None:
     strongest = stronger(out.get(permission), level)
     if strongest:
@@ -60,25 +50,22 @@ def _grant(out: dict[str, str], permission: str, level: str | None) -> None:
 
 
 def permissions(v: dict[str, Any], table: ActionTable = ACTIONS) -> dict[str, str]:
-    """The least set of permissions the wired actions and the peribolos flags need."""
+    """The least set of permissions the wired actions and the peribolos flags need (the flags' share is
+    :func:`peribolos_core.scopes.peribolos_permissions`, the rule the Tasks mint peribolos' token by)."""
     wired = table.wired(v["events"])
     out = {"metadata": "read"}
-    access: str | None = None
+    flags = render.peribolos_flags(v)
     for action in wired:
         if action.name == "install" and not v["bootstrap"]["enabled"]:
             continue  # the install row's permissions are its bootstrap step's
         for permission, level in action.permissions.items():
             _grant(out, permission, level)
-        access = stronger(access, action.peribolos_access)
+        if action.reads_config:
+            # A dry-run-only service never writes: read is enough for what peribolos would change.
+            for permission, level in scopes.peribolos_permissions(flags, action.confirm).items():
+                _grant(out, permission, level)
     if v["bootstrap"]["enabled"] and v["bootstrap"]["createRepo"] and any(a.name == "install" for a in wired):
         _grant(out, "administration", "write")  # bootstrap --create-repo creates the config repository
-    if access:
-        # A dry-run-only service never writes: read is enough for what peribolos would change.
-        _grant(out, "members", "read")
-        for key, needed in FIX_PERMISSIONS.items():
-            if v["peribolos"][key]:
-                for permission in needed:
-                    _grant(out, permission, access)
     return dict(sorted(out.items()))
 
 

@@ -18,7 +18,8 @@ import yaml
 
 from generator import endpoints, output_dir
 from generator.errors import RenderError
-from generator.values import Values
+from generator.values import DETAILS_URL_FIELDS, Values
+from peribolos_core import scopes
 from peribolos_core.actions import ACTIONS, CONFIG_KEYS, INSTALLATION_KEYS, ActionTable
 
 # libyaml when present (10x faster); same safe subset of YAML either way.
@@ -46,14 +47,26 @@ KUSTOMIZATION = output_dir.KUSTOMIZATION
 # Not *.yaml: it is no manifest (and tools reading every *.yaml of the folder as one must skip it).
 KUSTOMIZE_CONFIG = "kustomizeconfig.yml"
 
-# Paths inside the containers (part of the contract with the step commands).
+# Paths inside the containers (part of the contract with the step commands). Each token has a folder
+# (a memory-backed emptyDir) of its own, mounted only into prepare, which writes it, and its consumer.
 TOKEN_DIR = "/var/run/peribolos/token"  # noqa: S105 - a directory, not a secret
 TOKEN_FILE = f"{TOKEN_DIR}/token"
+"""peribolos' token (``--github-token-path``)."""
+TOKEN_DIRS = {
+    "peribolos-token": TOKEN_DIR,
+    "fetch-token": "/var/run/peribolos/fetch-token",
+    "report-token": "/var/run/peribolos/report-token",
+}
 CONFIG_DIR = "/var/run/peribolos/config"
+STATE_DIR = "/var/run/peribolos/state"
 GITHUB_APP_DIR = "/var/run/peribolos/github-app"
 PRIVATE_KEY_FILE = f"{GITHUB_APP_DIR}/private-key.pem"
 WEBHOOK_DIR = "/var/run/peribolos/webhook"
 WEBHOOK_SECRET_FILE = f"{WEBHOOK_DIR}/webhook-secret"
+KUBE_API_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+"""Where in-cluster config looks for the ServiceAccount token: the projected volume goes there, into the
+steps that call the Kubernetes API only."""
+KUBE_API_TOKEN_SECONDS = 3600
 
 # The Triggers, TriggerTemplates and Tasks are one per wired row of the action table
 # (peribolos_core.actions): names, event types, check runs and what each Task runs come from the row.
@@ -118,33 +131,7 @@ def _context(values: Values, table: ActionTable) -> dict[str, Any]:
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     wired = table.wired(v["events"])
-    peribolos = v["peribolos"]
-    github = endpoints.resolved(v["github"])
-    flags = [
-        f"--github-endpoint={github['apiUrl']}",
-        f"--github-graphql-endpoint={github['graphqlUrl']}",
-        f"--config-path={CONFIG_DIR}/peribolos.yaml",
-        f"--github-token-path={TOKEN_FILE}",
-        "--require-self=false",
-        f"--min-admins={peribolos['minAdmins']}",
-        f"--maximum-removal-delta={peribolos['maximumRemovalDelta']}",
-    ]
-    for key, flag in (
-        ("fixOrg", "--fix-org"),
-        ("fixOrgMembers", "--fix-org-members"),
-        ("fixTeams", "--fix-teams"),
-        ("fixTeamMembers", "--fix-team-members"),
-        ("fixTeamRepos", "--fix-team-repos"),
-        ("fixRepos", "--fix-repos"),
-        ("fixCollaborators", "--fix-collaborators"),
-        ("ignoreSecretTeams", "--ignore-secret-teams"),
-        ("allowRepoArchival", "--allow-repo-archival"),
-        ("allowRepoPublish", "--allow-repo-publish"),
-    ):
-        if peribolos[key]:
-            flags.append(flag)
-    flags.extend(f"--required-admins={login}" for login in peribolos["requiredAdmins"])
-    flags.extend(peribolos["extraArgs"])
+    flags = peribolos_flags(v)
     return {
         "v": v,
         "network": _network(v),
@@ -155,6 +142,16 @@ def _context(values: Values, table: ActionTable) -> dict[str, Any]:
         "image_pull_secrets": [{"name": name} for name in v["image"]["pullSecrets"]],
         "wired": wired,
         "peribolos_flags": flags,
+        "peribolos_scope": lambda action: _scope_args(flags, action.confirm),
+        "task_identities": task_identities(wired),
+        "required_admins_args": [f"--required-admins={login}" for login in v["peribolos"]["requiredAdmins"]],
+        "check_runs_wired": any("check_run" in action.event_types for action in wired),
+        "token_namespace": token_namespace(values),
+        "details_url": details_url(v["checkRun"]["detailsUrl"]),
+        "token_dirs": TOKEN_DIRS,
+        "state_dir": STATE_DIR,
+        "kube_api_dir": KUBE_API_DIR,
+        "kube_api_token_seconds": KUBE_API_TOKEN_SECONDS,
         "installation_params": INSTALLATION_PARAMS,
         "config_params": CONFIG_PARAMS,
         "token_dir": TOKEN_DIR,
@@ -168,6 +165,80 @@ def _context(values: Values, table: ActionTable) -> dict[str, Any]:
         "cluster_interceptor": cluster_interceptor_name(v["namespace"]),
         "task_annotations": TASK_ANNOTATIONS,
     }
+
+
+PERIBOLOS_SWITCHES = (
+    *((fix.values_key, fix.flag) for fix in scopes.FIX_FLAGS),
+    ("ignoreSecretTeams", "--ignore-secret-teams"),
+    ("allowRepoArchival", "--allow-repo-archival"),
+    ("allowRepoPublish", "--allow-repo-publish"),
+)
+"""``peribolos.<key>: true`` → the flag (the ``--fix-*`` ones from the core's table)."""
+
+
+def peribolos_flags(v: dict[str, Any]) -> list[str]:
+    """peribolos' command line (without ``--confirm``) from the values."""
+    peribolos = v["peribolos"]
+    github = endpoints.resolved(v["github"])
+    flags = [
+        f"--github-endpoint={github['apiUrl']}",
+        f"--github-graphql-endpoint={github['graphqlUrl']}",
+        f"--config-path={CONFIG_DIR}/peribolos.yaml",
+        f"--github-token-path={TOKEN_FILE}",
+        "--require-self=false",
+        f"--min-admins={peribolos['minAdmins']}",
+        f"--maximum-removal-delta={peribolos['maximumRemovalDelta']}",
+    ]
+    flags.extend(flag for key, flag in PERIBOLOS_SWITCHES if peribolos[key])
+    flags.extend(f"--required-admins={login}" for login in peribolos["requiredAdmins"])
+    flags.extend(peribolos["extraArgs"])
+    return flags
+
+
+def task_identities(wired: list[Any]) -> list[dict[str, Any]]:
+    """The ServiceAccount of each wired Task (sync and dry-run share one) and what its Roles grant, from
+    the action table: token Secret verbs (in the token namespace), org Leases when it applies the config,
+    its own Pod's log when it reads peribolos' output."""
+    out: dict[str, dict[str, Any]] = {}
+    for action in wired:
+        identity = out.setdefault(action.service_account, {
+            "name": action.service_account, "actions": [], "secret_verbs": [], "rules": [], "mints": False,
+        })
+        identity["actions"].append(action.name)
+        identity["mints"] = identity["mints"] or action.mints
+        for verb in action.token_secrets:
+            if verb not in identity["secret_verbs"]:
+                identity["secret_verbs"].append(verb)
+        wanted = []
+        if action.locks:
+            wanted.append({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                           "verbs": ["get", "create", "update"]})
+        if action.reads_config:
+            wanted.append({"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]})
+        identity["rules"].extend(rule for rule in wanted if rule not in identity["rules"])
+    return list(out.values())
+
+
+def _scope_args(flags: list[str], confirm: bool) -> list[str]:
+    """prepare's arguments for peribolos' token: the permissions ``flags`` need (the core's rule)."""
+    permissions = scopes.peribolos_permissions(flags, confirm)
+    args = [f"--peribolos-permission={name}={level}" for name, level in permissions.items()]
+    if scopes.manages_repos(flags):
+        args.append("--peribolos-all-repositories")
+    return args
+
+
+def details_url(template: str) -> str:
+    """``checkRun.detailsUrl`` with its placeholders as Tekton's context variables ("" stays "")."""
+    out = template
+    for key, variable in DETAILS_URL_FIELDS.items():
+        out = out.replace("{" + key + "}", variable)
+    return out
+
+
+def token_namespace(values: Values) -> str:
+    """Where the token Secrets live: ``tokenNamespace``, by default ``<namespace>-tokens``."""
+    return values.data["tokenNamespace"] or f"{values.data['namespace']}-tokens"
 
 
 def _tcp(ports: list[int]) -> list[dict[str, Any]]:

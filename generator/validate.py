@@ -383,9 +383,11 @@ def _check_trigger_template(doc: Document, by_kind: dict[str, dict[str, Document
         where = f"spec.resourcetemplates[{index}]"
         if not isinstance(resource, dict):
             continue
-        if (resource.get("metadata") or {}).get("name"):
-            out.append(f"{doc.where(where + '.metadata.name')}: use generateName; a fixed name makes the "
-                       "second event fail with AlreadyExists")
+        fixed = (resource.get("metadata") or {}).get("name")
+        if isinstance(fixed, str) and not _TT_PARAM_REF.search(fixed):
+            out.append(f"{doc.where(where + '.metadata.name')}: name it after the event (e.g. "
+                       "$(tt.params.delivery_id)) or use generateName; a fixed name makes the second event "
+                       "fail with AlreadyExists")
         if resource.get("kind") != "TaskRun":
             continue
         run = resource.get("spec") or {}
@@ -487,12 +489,37 @@ def _check_rbac(doc: Document) -> list[str]:
     return out
 
 
+def _check_secret_access(docs: list[Document]) -> list[str]:
+    """No Role may reach Secrets where the App key lives: the namespace of the EventListener and the
+    Tasks. Token Secrets live in a namespace of their own (a kustomize ``namespace:`` overlay, which moves
+    both into one, is what this catches)."""
+    key_namespaces = {
+        str((doc.obj.get("metadata") or {}).get("namespace"))
+        for doc in docs
+        if doc.kind in ("EventListener", "Task")
+    }
+    out = []
+    for doc in docs:
+        namespace = (doc.obj.get("metadata") or {}).get("namespace")
+        if doc.kind != "Role" or namespace not in key_namespaces:
+            continue
+        for index, rule in enumerate(doc.obj.get("rules") or []):
+            if "secrets" in ((rule or {}).get("resources") or []):
+                out.append(
+                    f"{doc.where(f'rules[{index}]')}: grants Secrets in {namespace}, where the App key "
+                    "Secret lives (with the EventListener and the Tasks): token Secrets belong in the token "
+                    "namespace (tokenNamespace). A kustomize namespace: overlay moves both into one: render "
+                    "with --set namespace=... instead"
+                )
+    return out
+
+
 def check_wiring(docs: list[Document]) -> list[str]:
     """The checks no schema does (pure: objects in, problem lines out)."""
     by_kind: dict[str, dict[str, Document]] = {}
     for doc in docs:
         by_kind.setdefault(doc.kind, {})[doc.name] = doc
-    out: list[str] = []
+    out: list[str] = _check_secret_access(docs)
     for doc in docs:
         out.extend(_check_metadata(doc))
         if doc.kind == "Task":
@@ -565,7 +592,12 @@ def check_instance(docs: list[Document]) -> tuple[list[str], list[str]]:
                 "another install's interceptor or none (an overlay's namespace: on a base without its "
                 "kustomizeconfig.yml?)"
             )
+    # The install's namespace: the EventListener's (its token Secrets' namespace is another one).
     namespaces = {
+        str(doc.obj["metadata"]["namespace"])
+        for doc in docs
+        if doc.kind == "EventListener" and (doc.obj.get("metadata") or {}).get("namespace")
+    } or {
         str(doc.obj["metadata"]["namespace"])
         for doc in docs
         if doc.kind not in CLUSTER_SCOPED and (doc.obj.get("metadata") or {}).get("namespace")

@@ -22,9 +22,11 @@ import yaml
 
 from generator.errors import ValuesError
 from peribolos_core.durations import parse_duration
-from peribolos_core.settings import MIN_VALID_RULE, min_valid_ok
+from peribolos_core.settings import MIN_VALID_RULE, TOKEN_LIFETIME, min_valid_ok
 
 DEFAULTS_SOURCE = "defaults"
+DETAILS_URL_FIELDS = {"namespace": "$(context.taskRun.namespace)", "taskrun": "$(context.taskRun.name)"}
+"""The placeholders of ``checkRun.detailsUrl`` and the Tekton variables the Tasks put there."""
 _SET_KEY = re.compile(r"^[A-Za-z0-9_-]+(?:(?<!\\)\.[^=]+)*$")
 
 KeyPath = tuple[str | int, ...]
@@ -321,21 +323,44 @@ def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
     if exposure["type"] != "none" and not exposure["host"]:
         out.append((("exposure", "host"), f"required when exposure.type is {exposure['type']}",
                     (("exposure", "host"), ("exposure", "type"))))
-    for path in (("taskRun", "tokenMinValid"), ("refresher", "minValid")):
-        # The rule ensure-token --min-valid and the refresher's --min-valid apply (one home: settings).
-        if not min_valid_ok(parse_duration(data[path[0]][path[1]])):
-            out.append((path, f"must be {MIN_VALID_RULE}", (path,)))
+    path = ("refresher", "minValid")
+    # The rule the refresher's --min-valid applies (one home: settings).
+    if not min_valid_ok(parse_duration(data["refresher"]["minValid"])):
+        out.append((path, f"must be {MIN_VALID_RULE}", (path,)))
     interceptor = data["interceptor"]
     if interceptor["url"].startswith("https://") and not interceptor["caBundle"]:
         out.append((("interceptor", "caBundle"), "required when interceptor.url is https:// (Tekton Triggers "
                     "verifies the interceptor's certificate with this CA only)",
                     (("interceptor", "caBundle"), ("interceptor", "url"))))
     task_run = data["taskRun"]
-    if _seconds(task_run["tokenMinValid"]) < _seconds(task_run["timeout"]):
+    if _seconds(task_run["timeout"]) >= TOKEN_LIFETIME.total_seconds():
         out.append((
-            ("taskRun", "tokenMinValid"),
-            f"must be at least taskRun.timeout ({task_run['timeout']}) so the token outlives the TaskRun",
-            (("taskRun", "tokenMinValid"), ("taskRun", "timeout")),
+            ("taskRun", "timeout"),
+            "must be under 1h: the tokens a TaskRun mints when it starts live one hour",
+            (("taskRun", "timeout"),),
+        ))
+    if _seconds(task_run["lockWait"]) >= _seconds(task_run["timeout"]):
+        out.append((
+            ("taskRun", "lockWait"),
+            f"must be less than taskRun.timeout ({task_run['timeout']}): a sync that waited that long "
+            "would have no time left to run",
+            (("taskRun", "lockWait"), ("taskRun", "timeout")),
+        ))
+    if data["tokenNamespace"] and data["tokenNamespace"] == data["namespace"]:
+        out.append((
+            ("tokenNamespace",),
+            "must differ from namespace: the token Secrets live apart from the App key, so that the "
+            "identities that write them can reach no other Secret",
+            (("tokenNamespace",), ("namespace",)),
+        ))
+    template = data["checkRun"]["detailsUrl"]
+    unknown = sorted(set(re.findall(r"\{([^{}]*)\}", template)) - set(DETAILS_URL_FIELDS))
+    if unknown:
+        out.append((
+            ("checkRun", "detailsUrl"),
+            f"unknown placeholder {', '.join('{' + u + '}' for u in unknown)}: only "
+            f"{', '.join('{' + k + '}' for k in DETAILS_URL_FIELDS)}",
+            (("checkRun", "detailsUrl"),),
         ))
     if data["driftRepair"]["schedule"] and not data["events"]["sync"]:
         message = "requires events.sync: true (drift runs are sync TaskRuns of its TriggerTemplate)"

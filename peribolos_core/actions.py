@@ -28,8 +28,17 @@ INSTALLATION_KEYS = ("installation_id", "org", "secret_name", "delivery_id")
 TriggerBindings are named after them."""
 CONFIG_KEYS = ("repo", "revision", "ref", "config_path")
 """Extension keys an action that reads the org's config sets besides those."""
+CHECK_RUN_WHEN_PARAM = "check_run_when"
+ALWAYS, CHANGED_OR_FAILED = "always", "changed-or-failed"
+CHECK_RUN_WHEN = (ALWAYS, CHANGED_OR_FAILED)
+"""The config Tasks' param ``check_run_when``: ``always`` (webhooks: in progress, then completed; the
+default) or ``changed-or-failed`` (scheduled drift repair: one completed check run, only when peribolos
+changed something or anything failed, within GitHub's content-creation limits)."""
 EXTENSION_KEYS = frozenset({"action", *INSTALLATION_KEYS, *CONFIG_KEYS})
 """The contract with the TriggerBindings the generator renders: nothing else is ever set."""
+TASKRUN_NAME_LIMIT = 59
+"""A TaskRun's name is at most this long: Tekton names its Pod ``<name>-pod`` and labels it with the name,
+and both must fit Kubernetes' 63 characters."""
 
 CHECK_RUN = "check_run"
 """The event whose rows are told apart by the check run's name, not by its ``action``."""
@@ -53,6 +62,9 @@ class Event:
 
     name: str
     actions: tuple[str, ...] = ()
+    also: bool = False
+    """It leads here besides the row that owns it (one event, two TaskRuns): ``installation_repositories``
+    ``added`` re-mints the token (install) and, when the config repository is among those added, syncs it."""
 
 
 @dataclass(frozen=True)
@@ -78,31 +90,48 @@ class Action:
     mints: bool = False
     """Its Task mints a token (the App private key is mounted into that step)."""
     permissions: Mapping[str, str] = field(default_factory=dict)
-    """App permissions it needs beyond ``metadata: read`` (peribolos' own follow its ``--fix-*`` flags)."""
+    """App permissions it needs beyond ``metadata: read`` (peribolos' own follow its ``--fix-*`` flags,
+    :mod:`peribolos_core.scopes`)."""
+    identity: str = ""
+    """The ServiceAccount its TaskRuns run as, ``peribolos-<identity>`` (default: the action's name)."""
+    token_secrets: tuple[str, ...] = ()
+    """The verbs its Task needs on the installations' token Secrets (in the token namespace, where the App
+    key is not); none for the Tasks that read the config: they touch no Secret at all."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "permissions", MappingProxyType(dict(self.permissions)))
 
     @property
     def resource(self) -> str:
-        """``peribolos-<name>``: its Trigger, TriggerTemplate and Task (and its TaskRuns' generateName)."""
+        """``peribolos-<name>``: its Trigger, TriggerTemplate and Task (and its TaskRuns' names)."""
         return f"peribolos-{self.name}"
+
+    @property
+    def service_account(self) -> str:
+        """The ServiceAccount its TaskRuns run as: each identity gets only what its Task does."""
+        return f"peribolos-{self.identity or self.name}"
+
+    @property
+    def locks(self) -> bool:
+        """Its TaskRuns hold the org's Lease while they run (one sync per org at a time) and apply a
+        revision only while it is the default branch's head."""
+        return self.confirm
+
+    def taskrun_name(self, delivery_id: str) -> str:
+        """``peribolos-<action>-<delivery id>``: a redelivered webhook names the same TaskRun, which the
+        API server then refuses (409)."""
+        return f"{self.resource}-{delivery_id}"
 
     @property
     def event_types(self) -> tuple[str, ...]:
         return tuple(event.name for event in self.events)
 
-    @property
-    def peribolos_access(self) -> str | None:
-        """The access peribolos needs for what its flags manage: write with --confirm, read for a dry run,
-        None when the action does not run peribolos."""
-        if not self.reads_config:
-            return None
-        return "write" if self.confirm else "read"
-
-    def handles(self, event: str, action: str | None) -> bool:
-        """Whether webhook ``event`` with ``action`` (None: no action field) leads here."""
-        return any(e.name == event and (not e.actions or action in e.actions) for e in self.events)
+    def handles(self, event: str, action: str | None, *, also: bool = False) -> bool:
+        """Whether webhook ``event`` with ``action`` (None: no action field) leads here (``also``: as an
+        event another row owns, see :attr:`Event.also`)."""
+        return any(
+            e.name == event and (not e.actions or action in e.actions) and e.also == also for e in self.events
+        )
 
 
 class ActionTable:
@@ -116,6 +145,8 @@ class ActionTable:
         self.names = tuple(row.name for row in self.rows)
         self.event_names = frozenset(event.name for row in self.rows for event in row.events)
         self.check_run_names = tuple(row.check_run for row in self.rows if row.check_run)
+        self.delivery_id_limit = TASKRUN_NAME_LIMIT - 1 - max(len(row.resource) for row in self.rows)
+        """The longest delivery id a TaskRun name can hold for every row."""
 
     def __iter__(self) -> Iterator[Action]:
         return iter(self.rows)
@@ -131,6 +162,10 @@ class ActionTable:
         if event == CHECK_RUN:
             return None
         return next((row for row in self.rows if row.handles(event, action)), None)
+
+    def also_for(self, event: str, action: str | None = None) -> list[Action]:
+        """The rows ``event`` with ``action`` leads to besides its own (:attr:`Event.also`)."""
+        return [row for row in self.rows if row.handles(event, action, also=True)]
 
     def for_check_run(self, name: str, action: str) -> Action | None:
         """The row whose check run ``name`` had ``action`` (``rerequested``) happen to it."""
@@ -152,7 +187,7 @@ def _problems(rows: tuple[Action, ...]) -> list[str]:
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:
             out.append(f"{what} repeated: {', '.join(repeated)}")
-    leads = [(e.name, a) for r in rows for e in r.events if e.name != CHECK_RUN
+    leads = [(e.name, a) for r in rows for e in r.events if e.name != CHECK_RUN and not e.also
              for a in (e.actions or (None,))]
     repeated_leads = sorted({f"{e} {a or ''}".strip() for e, a in leads if leads.count((e, a)) > 1})
     if repeated_leads:
@@ -180,19 +215,27 @@ ACTIONS = ActionTable([
         # The bootstrap step (bootstrap.enabled): read the org's members and teams, push a branch with the
         # exported config and open a pull request on the config repository (with tokens of its own).
         permissions={"members": "read", "contents": "write", "pull_requests": "write"},
+        token_secrets=("get", "create", "update", "patch"),  # patch: the suspended mark
     ),
     Action(
         UNINSTALL,
         values_key="uninstall",
         events=(Event("installation", ("deleted", "suspend")),),
         summary="Delete the installation's token Secret (a missing Secret is success.)",
+        token_secrets=("delete",),
     ),
     Action(
         SYNC,
         values_key="sync",
-        events=(Event("push"), Event(CHECK_RUN, ("rerequested",))),
-        summary="Apply the org's peribolos config at the pushed commit (peribolos --confirm) and report a "
-                "check run.",
+        events=(
+            Event("push"),
+            Event(CHECK_RUN, ("rerequested",)),
+            # The config repository was added to the App's selected repositories: sync its head.
+            Event("installation_repositories", ("added",), also=True),
+        ),
+        summary="Apply the org's peribolos config at the pushed commit, or at the default branch's head when "
+                "no revision is given (peribolos --confirm), one sync per org at a time, and report a check "
+                "run.",
         check_run="peribolos/sync",
         title="sync",
         reads_config=True,
@@ -214,6 +257,7 @@ ACTIONS = ActionTable([
         reads_config=True,
         mints=True,
         permissions={"contents": "read", "checks": "write", "pull_requests": "read"},
+        identity="sync",  # the same steps as a sync, and nothing a sync may not do
     ),
 ])
 """The table every consumer reads (they take another one in tests)."""

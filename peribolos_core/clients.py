@@ -10,7 +10,8 @@ from __future__ import annotations
 from .app_jwt import load_private_key
 from .github import GitHubApp, GitHubInstallationClient
 from .http import new_session
-from .kube import load_core_v1
+from .kube import load_api_client, load_core_v1, read_container_log
+from .leases import LABELS, OrgLocks
 from .settings import AppSettings, GitHubSettings, KubeSettings
 from .token_store import TokenStore
 
@@ -33,5 +34,16 @@ def installation_client(settings: GitHubSettings, token: str) -> GitHubInstallat
 
 
 def token_store(settings: KubeSettings) -> TokenStore:
-    """The token Secrets of the settings' namespace, through the kubeconfig (or in-cluster credentials)."""
-    return TokenStore(load_core_v1(settings.kubeconfig), settings.namespace)
+    """The token Secrets of the settings' token namespace, through the kubeconfig (or in-cluster
+    credentials)."""
+    return TokenStore(load_core_v1(settings.kubeconfig), settings.token_namespace)
+
+
+def org_locks(settings: KubeSettings) -> OrgLocks:
+    """The org Leases of the pod's own namespace (one sync per org at a time)."""
+    return OrgLocks(load_api_client(settings.kubeconfig), settings.namespace, labels=LABELS)
+
+
+def container_log(settings: KubeSettings, pod: str, container: str) -> str:
+    """What ``container`` of ``pod`` (in the pod's own namespace) printed."""
+    return read_container_log(load_core_v1(settings.kubeconfig), settings.namespace, pod, container)

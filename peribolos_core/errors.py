@@ -5,6 +5,7 @@
     PeribolosError                      .temporary: a retry may help
     ├── ConfigError                     bad settings, missing or malformed key            (permanent)
     ├── MintDeferred                    the mint budget has no slot before the deadline   (temporary)
+    ├── LockBusy(holder)                another sync of the org held its Lease all along   (temporary)
     ├── GitHubError(status_code, message)
     │   ├── BadCredentials              401: bad JWT, wrong app id, clock skew, bad token  (permanent)
     │   ├── InstallationGone            404 on an installation endpoint                    (permanent)
@@ -45,6 +46,16 @@ class MintDeferred(PeribolosError):
     """The App's mint budget grants no slot before the caller's deadline; nothing was sent to GitHub."""
 
     temporary = True
+
+
+class LockBusy(PeribolosError):
+    """Another sync of the same org held the org's Lease for as long as this one could wait."""
+
+    temporary = True
+
+    def __init__(self, holder: str, message: str) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class GitHubError(PeribolosError):

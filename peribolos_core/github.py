@@ -368,17 +368,21 @@ class GitHubInstallationClient:
         name: str,
         status: str = "completed",
         conclusion: str | None = None,
-        output: Mapping[str, str] | None = None,
+        output: Mapping[str, Any] | None = None,
+        details_url: str | None = None,
     ) -> int:
-        """Create a check run on ``head_sha``; returns its id. ``output`` is ``{title, summary, text}``."""
+        """Create a check run on ``head_sha``; returns its id. ``output`` is ``{title, summary, text,
+        annotations}`` (at most 50 annotations a request: :func:`tekton.steps.annotations.chunks`)."""
         full = check_repo(repo)
         body: dict[str, Any] = {"name": name, "head_sha": head_sha, "status": status}
         if status == "completed":
             if conclusion is None:
                 raise ConfigError("a completed check run needs a conclusion")
             body["conclusion"] = conclusion
+        if details_url:
+            body["details_url"] = details_url
         if output:
-            body["output"] = {k: v[:CHECK_RUN_TEXT_LIMIT] for k, v in output.items() if v is not None}
+            body["output"] = _output(output)
         response = self.transport.request(
             "POST", f"/repos/{full}/check-runs", authorization=self._auth(), json_body=body
         )
@@ -584,6 +588,40 @@ class GitHubInstallationClient:
             raise GitHubRequestError(response.status_code, "POST /orgs/{org}/repos: expected an object")
         return Repository.from_json(data)
 
+    def update_check_run(
+        self,
+        repo: str,
+        check_run_id: int,
+        *,
+        status: str | None = None,
+        conclusion: str | None = None,
+        output: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Change a check run of this App (``PATCH``): a conclusion completes it; the annotations of
+        ``output`` are added to those it has."""
+        full = check_repo(repo)
+        body: dict[str, Any] = {}
+        if status is not None:
+            body["status"] = status
+        if conclusion is not None:
+            body["status"] = "completed"
+            body["conclusion"] = conclusion
+        if output:
+            body["output"] = _output(output)
+        path = f"/repos/{full}/check-runs/{int(check_run_id)}"
+        self.transport.request("PATCH", path, authorization=self._auth(), json_body=body)
+
+    def default_branch_head(self, repo: str) -> BranchHead:
+        """The repository's default branch and the commit at its head, as GitHub says now."""
+        full = check_repo(repo)
+        data = _json(self.transport.request("GET", f"/repos/{full}", authorization=self._auth()))
+        branch = data.get("default_branch") if isinstance(data, Mapping) else None
+        if not isinstance(branch, str) or not branch:
+            raise GitHubRequestError(None, f"GET /repos/{full}: no default_branch in GitHub's answer")
+        path = f"/repos/{full}/git/ref/heads/{quote(branch, safe='/')}"
+        response = self.transport.request("GET", path, authorization=self._auth())
+        return BranchHead(branch, _sha_of(response, f"GET the head of {full}'s {branch}"))
+
     def __repr__(self) -> str:
         return f"GitHubInstallationClient(api_url={self.transport.api_url!r})"
 
@@ -617,6 +655,22 @@ def _sha_of(response: requests.Response, what: str) -> str:
     if not isinstance(sha, str) or not sha:
         raise GitHubRequestError(response.status_code, f"{what}: no object sha in GitHub's answer")
     return sha
+
+@dataclass(frozen=True)
+class BranchHead:
+    """A repository's default branch and its head commit."""
+
+    branch: str
+    sha: str
+
+
+def _output(output: Mapping[str, Any]) -> dict[str, Any]:
+    """A check run's ``output`` with its texts cut at GitHub's limit."""
+    return {
+        key: value[:CHECK_RUN_TEXT_LIMIT] if isinstance(value, str) else value
+        for key, value in output.items()
+        if value is not None
+    }
 
 
 def check_repo(full_name: str) -> str:

@@ -80,6 +80,26 @@ def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
+POD_LOG_LIMIT = 16 * 1024 * 1024
+"""Bytes of a container's log read at most (peribolos prints a few hundred bytes a change)."""
+
+
+def read_container_log(
+    core_v1: client.CoreV1Api, namespace: str, pod: str, container: str, limit_bytes: int = POD_LOG_LIMIT
+) -> str:
+    """What ``container`` of ``pod`` printed (``kubectl logs``), at most ``limit_bytes``, as text."""
+    with kube_errors(f"read the log of {namespace}/{pod} container {container}"):
+        response = core_v1.read_namespaced_pod_log(
+            pod, namespace, container=container, limit_bytes=limit_bytes,
+            _request_timeout=REQUEST_TIMEOUT, _preload_content=False,
+        )
+        try:
+            data = response.data
+        finally:
+            response.release_conn()
+    return data.decode("utf-8", errors="replace")
+
+
 def default_namespace(
     env: dict[str, str] | None = None, namespace_file: str = IN_CLUSTER_NAMESPACE_FILE
 ) -> str:

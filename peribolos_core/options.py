@@ -110,7 +110,8 @@ def _collect_app(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def _collect_kube(kwargs: dict[str, Any]) -> dict[str, Any]:
     namespace, kubeconfig = kwargs.pop("namespace"), kwargs.pop("kubeconfig")
-    return {"kube": KubeSettings(namespace or default_namespace(), kubeconfig or None)}
+    token_namespace = kwargs.pop("token_namespace") or ""
+    return {"kube": KubeSettings(namespace or default_namespace(), kubeconfig or None, token_namespace)}
 
 
 github_options = _group(_github_flags, _collect_github)
@@ -136,8 +137,12 @@ kube_options = _group(
     [
         click.option(
             "--namespace", envvar="POD_NAMESPACE", default=None,
-            help="Namespace of the token Secrets (env POD_NAMESPACE; default: the pod's own, "
-                 "else 'default').",
+            help="The pod's own namespace (env POD_NAMESPACE; default: the in-cluster one, else 'default').",
+        ),
+        click.option(
+            "--token-namespace", envvar="TOKEN_NAMESPACE", default=None,
+            help="Namespace of the token Secrets, apart from the App key's (env TOKEN_NAMESPACE; default: "
+                 "--namespace).",
         ),
         click.option(
             "--kubeconfig", envvar="KUBECONFIG", default=None,
@@ -146,7 +151,7 @@ kube_options = _group(
     ],
     _collect_kube,
 )
-"""Where the token Secrets live; passes ``kube: KubeSettings``."""
+"""The pod's namespace, where the token Secrets live, the kubeconfig; passes ``kube: KubeSettings``."""
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 """A file path option."""

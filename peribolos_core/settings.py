@@ -133,13 +133,21 @@ class AppSettings:
 
 @dataclass(frozen=True)
 class KubeSettings:
-    """Where the token Secrets live: ``--namespace`` / POD_NAMESPACE and ``--kubeconfig`` / KUBECONFIG."""
+    """The Kubernetes side: ``--namespace`` / POD_NAMESPACE (the pod's own), ``--token-namespace`` /
+    TOKEN_NAMESPACE (where the token Secrets live) and ``--kubeconfig`` / KUBECONFIG."""
 
     namespace: str
+    """The pod's own namespace: the org Leases of the sync Task live there."""
     kubeconfig: str | None = None
     """None: in-cluster config (the Pod's ServiceAccount), falling back to ~/.kube/config."""
+    token_namespace: str = ""
+    """Namespace of the token Secrets, apart from the App key's (empty: ``namespace``)."""
 
     def __post_init__(self) -> None:
         check_namespace(self.namespace)
+        if self.token_namespace:
+            check_namespace(self.token_namespace, "--token-namespace / TOKEN_NAMESPACE")
+        else:
+            object.__setattr__(self, "token_namespace", self.namespace)
         if self.kubeconfig and not Path(self.kubeconfig).is_file():
             raise ConfigError(f"--kubeconfig / KUBECONFIG {self.kubeconfig} does not exist")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from peribolos_core import logs
+from peribolos_core.actions import ACTIONS, CHECK_RUN
 from peribolos_core.errors import ConfigError
 from tekton.interceptor.decision import Config
 from tekton.interceptor.server import serve
@@ -45,6 +46,19 @@ def parse_orgs(value: str | None) -> frozenset[str] | None:
     return orgs or None
 
 
+def parse_actions(value: str) -> frozenset[str]:
+    """``--actions``: a comma-separated list of the action table's names (at least one)."""
+    names = frozenset(part.strip() for part in value.split(",") if part.strip())
+    unknown = sorted(names - set(ACTIONS.names))
+    if unknown or not names:
+        raise click.BadParameter(
+            f"must be a comma-separated list of {', '.join(ACTIONS.names)}"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+            param_hint="--actions",
+        )
+    return names
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="peribolos-as-a-service")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
@@ -68,7 +82,15 @@ def parse_orgs(value: str | None) -> frozenset[str] | None:
     "--app-id",
     type=click.IntRange(min=1),
     envvar="GITHUB_APP_ID",
-    help="GitHub App id; when set, a rerequested check run counts only if this app created it.",
+    help="GitHub App id: a rerequested check run counts only if this App created it. Required when a "
+    "served action has a check run (sync, dry-run).",
+)
+@click.option(
+    "--actions",
+    "served",
+    default=",".join(ACTIONS.names),
+    show_default=True,
+    help="The actions this install wires, comma-separated; events meaning another are not acted on.",
 )
 @click.option(
     "--log-format",
@@ -93,6 +115,7 @@ def main(
     allowed_orgs: str,
     insecure_skip_signature: bool,
     app_id: int | None,
+    served: str,
     log_format: str,
     log_level: str,
 ) -> None:
@@ -130,11 +153,20 @@ def main(
             f"no webhook secret: {source} is empty or unset. Give --webhook-secret-file (the GitHub App's "
             "webhook secret, one a line) or WEBHOOK_SECRET; --insecure-skip-signature is for tests only."
         )
+    actions = parse_actions(served)
+    with_check_runs = [row.name for row in ACTIONS if row.name in actions and CHECK_RUN in row.event_types]
+    if with_check_runs and app_id is None:
+        raise click.UsageError(
+            f"--app-id / GITHUB_APP_ID is required: {', '.join(with_check_runs)} "
+            f"{'is' if len(with_check_runs) == 1 else 'are'} re-run by a rerequested check run, which counts "
+            "only when this App made it (the App Secret's app-id key)"
+        )
     config = Config(
         config_repo=config_repo.strip(),
         config_path=config_path.strip().lstrip("/"),
         allowed_orgs=parse_orgs(allowed_orgs),
         app_id=app_id,
+        served=actions,
     )
     settings = Settings(secrets=secrets, insecure_skip_signature=insecure_skip_signature, config=config)
     log.info(
@@ -147,6 +179,7 @@ def main(
             "config_path": config.config_path,
             "allowed_orgs": sorted(config.allowed_orgs or []),
             "app_id": app_id,
+            "actions": sorted(actions),
         },
     )
     try:

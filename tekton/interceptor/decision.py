@@ -65,7 +65,8 @@ _LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,99})")
 _REPO_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 _REF = re.compile(r"refs/(?:heads|pull)/[A-Za-z0-9._/+-]{1,250}")
-_DELIVERY_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
+_DELIVERY_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+"""A delivery id that can end a TaskRun's name (GitHub's are GUIDs: 36 characters, hex and hyphens)."""
 # Every extension value becomes a TaskRun param. They are all checked against these patterns (or are
 # digits, or come from the flags), so that none can carry shell or Tekton syntax into a step, whatever
 # the Tasks do with them.
@@ -82,7 +83,10 @@ class Config:
     allowed_orgs: frozenset[str] | None = None
     """Lower-case org logins served; ``None`` serves every org that installs the App."""
     app_id: int | None = None
-    """When set, a rerequested check run must belong to this GitHub App to count as ours."""
+    """The GitHub App's id: a rerequested check run counts only when this App made it (without it, no
+    rerequest is acted on; the CLI requires it whenever a served action has a check run)."""
+    served: frozenset[str] | None = None
+    """The actions this install wires (``--actions``); None: every action of the table."""
     actions: frozenset[str] | None = None
     """The actions the calling Trigger handles (its ``actions`` param); ``None`` lets every action through.
     The EventListener has one Trigger per action, so each must stop the events of the others."""
@@ -144,7 +148,8 @@ def stop(code: int, reason: str) -> Decision:
 
 
 def decide(event: str, payload: Any, config: Config, delivery_id: str = "") -> Decision:
-    """Apply the decision table to one event (``payload`` is the parsed JSON body)."""
+    """Apply the decision table to one event (``payload`` is the parsed JSON body, ``delivery_id`` the
+    ``X-GitHub-Delivery`` header, which names the TaskRun)."""
     handler = _HANDLERS.get(event)
     if not event:
         return stop(INVALID_ARGUMENT, "X-GitHub-Event header is missing")
@@ -156,17 +161,22 @@ def decide(event: str, payload: Any, config: Config, delivery_id: str = "") -> D
         return stop(INVALID_ARGUMENT, f"body must be a JSON object, got {_type(payload)}")
     try:
         action, values = handler(payload, config)
+        if config.actions is not None and action not in config.actions:
+            action, values = _also(event, payload, config, action)
     except _Invalid as exc:
         return stop(INVALID_ARGUMENT, str(exc))
     except _Skip as exc:
         return stop(FAILED_PRECONDITION, str(exc))
-    if config.actions is not None and action not in config.actions:
-        handled = ", ".join(sorted(config.actions))
-        why = f"{event} means {action}, which this trigger does not handle ({handled})"
-        return stop(FAILED_PRECONDITION, why)
+    if config.served is not None and action not in config.served:
+        return stop(FAILED_PRECONDITION, f"{event} means {action}, which this install does not wire")
+    delivery = delivery_id.strip().lower()
+    if not _DELIVERY_ID.fullmatch(delivery) or len(delivery) > config.table.delivery_id_limit:
+        # The TaskRun is named after it, so that a redelivery makes no second one: without a usable id
+        # there is no such guarantee, and GitHub always sends one.
+        return stop(INVALID_ARGUMENT, f"X-GitHub-Delivery {_show(delivery_id, 40)} is missing or not a GUID "
+                                      "(the TaskRun is named after it)")
     values["action"] = action
-    # GitHub's delivery ids are GUIDs; anything else is dropped rather than passed on to a TaskRun.
-    values["delivery_id"] = delivery_id if _DELIVERY_ID.fullmatch(delivery_id) else ""
+    values["delivery_id"] = delivery
     return Decision(
         proceed=True,
         code=OK,
@@ -174,6 +184,19 @@ def decide(event: str, payload: Any, config: Config, delivery_id: str = "") -> D
         action=action,
         extensions=values,
     )
+
+
+def _also(event: str, payload: dict[str, Any], config: Config, action: str) -> tuple[str, dict[str, str]]:
+    """The event for a Trigger that does not handle its own row's ``action``: a row it also leads to
+    (:attr:`peribolos_core.actions.Event.also`) when the payload says so, else a skip."""
+    assert config.actions is not None
+    for row in config.table.also_for(event, payload.get("action")):
+        if row.name in config.actions:
+            handler = _ALSO.get((row.name, event))
+            if handler is not None:
+                return row.name, handler(payload, config)
+    handled = ", ".join(sorted(config.actions))
+    raise _Skip(f"{event} means {action}, which this trigger does not handle ({handled})")
 
 
 # --- one function per event ------------------------------------------------------------------------
@@ -276,10 +299,12 @@ def _check_run(payload: dict[str, Any], config: Config) -> tuple[str, dict[str, 
         names = ", ".join(config.table.check_run_names)
         raise _Skip(f"check run {_show(name)} is not one of peribolos' ({names})")
     action = row.name
-    if config.app_id is not None:
-        app_id = _get(payload, "check_run.app.id", int)
-        if app_id != config.app_id:
-            raise _Skip(f"check run {name} belongs to app {app_id}, not to this app ({config.app_id})")
+    if config.app_id is None:
+        raise _Skip(f"check run {name} rerequested, but no --app-id is configured to tell this App's own "
+                    "check runs from another App's of the same name")
+    app_id = _get(payload, "check_run.app.id", int)
+    if app_id != config.app_id:
+        raise _Skip(f"check run {name} belongs to app {app_id}, not to this app ({config.app_id})")
     head_sha = _get(payload, "check_run.head_sha", str)
     repo, org, installation_id, default_branch = _config_repo(payload, config)
     revision = _sha(head_sha, "check_run.head_sha")
@@ -290,10 +315,30 @@ def _check_run(payload: dict[str, Any], config: Config) -> tuple[str, dict[str, 
         ref = f"refs/pull/{pulls[0]['number']}/head"
     elif head_branch:
         ref = f"refs/heads/{head_branch}"
-    if action == SYNC and head_branch is not None and head_branch != default_branch:
+    if action == SYNC and head_branch is None:
+        raise _Skip(f"check run {name} has no check_suite.head_branch: only a re-run on the default branch "
+                    f"{default_branch} is applied")
+    if action == SYNC and head_branch != default_branch:
         raise _Skip(f"check run {name} is on branch {_show(head_branch)}, not the default {default_branch}")
     return action, _repo_values(repo, org, installation_id, revision, ref, config)
 
+
+def _repositories_added_sync(payload: dict[str, Any], config: Config) -> dict[str, str]:
+    """``installation_repositories`` ``added`` with the config repository among the repositories added:
+    a sync of its default branch's head (the revision left empty: the Task resolves it)."""
+    values = _installation_account(payload, config)
+    added = _get(payload, "repositories_added", list, required=False) or []
+    names = [r.get("name") for r in added if isinstance(r, dict)]
+    if not any(isinstance(n, str) and n.lower() == config.config_repo.lower() for n in names):
+        raise _Skip(f"installation_repositories added does not add the config repo {config.config_repo}")
+    repo = f"{values['org']}/{config.config_repo}"
+    if not _REPO_NAME.fullmatch(config.config_repo):
+        raise _Invalid(f"config repo {_show(config.config_repo)} is not a repository name")
+    return {**values, "repo": repo, "revision": "", "ref": "", "config_path": config.config_path}
+
+
+_ALSO = {(SYNC, "installation_repositories"): _repositories_added_sync}
+"""Handlers of the events a row also leads to (keyed by the row and the event)."""
 
 _HANDLERS = {
     "installation": _installation,

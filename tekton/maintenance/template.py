@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from peribolos_core.actions import CHANGED_OR_FAILED, CHECK_RUN_WHEN_PARAM
 from peribolos_core.errors import PeribolosError
 from peribolos_core.github import Installation, check_repo
 from peribolos_core.token_secret import secret_name
@@ -31,9 +32,6 @@ RUN_ANNOTATION = "peribolos.dev/drift-run"
 """Annotation holding the drift run (the Job) that made a TaskRun: a retried Job skips what it made."""
 INSTALLATION_LABEL = "peribolos.dev/installation-id"
 ACTION_LABEL = "peribolos.dev/action"
-REPORT_PARAM, REPORT_CHANGES = "report", "changes"
-"""The sync Task's report mode: ``changes`` posts a check run only when peribolos changed something or
-something failed (the Task's default, ``always``, posts one for every run)."""
 _DELIVERY_NAMESPACE = uuid.UUID("5b0c3a52-52d6-4c55-9c3e-4f0d6f1c2a11")
 """Namespace of the drift runs' delivery ids (uuid5): the same run and installation, the same id."""
 
@@ -84,7 +82,7 @@ def drift_values(
 ) -> dict[str, str]:
     """The sync TriggerTemplate's params for a drift run of ``installation``: what the interceptor's
     decision carries for a push, with an empty ``revision`` and ``ref`` (the Task reads the default
-    branch's head itself) and the report mode ``changes``."""
+    branch's head itself) and ``check_run_when: changed-or-failed``."""
     return {
         "installation_id": str(installation.id),
         "org": installation.account_login,
@@ -94,21 +92,23 @@ def drift_values(
         "revision": "",
         "ref": "",
         "config_path": config_path,
-        REPORT_PARAM: REPORT_CHANGES,
+        CHECK_RUN_WHEN_PARAM: CHANGED_OR_FAILED,
         "trigger": DRIFT_REPAIR,
     }
 
 
 def mark_drift_run(taskrun: Mapping[str, Any], run_id: str) -> dict[str, Any]:
     """``taskrun`` with the drift run's marks: the label ``peribolos.dev/trigger: drift-repair``, the
-    annotation naming the run, and the param ``report: changes`` (set, or added when the template passes
-    none: Tekton accepts params a Task does not declare)."""
+    annotation naming the run, and the param ``check_run_when: changed-or-failed`` (set, or added when the
+    template passes none: Tekton accepts params a Task does not declare)."""
     out = json.loads(json.dumps(taskrun))
     metadata = out.setdefault("metadata", {})
     metadata.setdefault("labels", {})[TRIGGER_LABEL] = DRIFT_REPAIR
     metadata.setdefault("annotations", {})[RUN_ANNOTATION] = run_id
-    params = [p for p in out.setdefault("spec", {}).get("params") or [] if p.get("name") != REPORT_PARAM]
-    out["spec"]["params"] = [*params, {"name": REPORT_PARAM, "value": REPORT_CHANGES}]
+    params = [
+        p for p in out.setdefault("spec", {}).get("params") or [] if p.get("name") != CHECK_RUN_WHEN_PARAM
+    ]
+    out["spec"]["params"] = [*params, {"name": CHECK_RUN_WHEN_PARAM, "value": CHANGED_OR_FAILED}]
     return out
 
 

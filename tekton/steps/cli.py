@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -18,10 +19,12 @@ from typing import Any, NoReturn
 
 import click
 
-from peribolos_core import clients, logs
+from peribolos_core import actions, clients, logs, scopes
 from peribolos_core import tokens as token_cases
+from peribolos_core.actions import ACTIONS, Action
 from peribolos_core.durations import DURATION
 from peribolos_core.errors import BadCredentials, ConfigError, PeribolosError
+from peribolos_core.github import check_repo
 from peribolos_core.options import (
     FILE,
     app_options,
@@ -41,12 +44,14 @@ from peribolos_core.token_secret import secret_name
 
 from . import bootstrap as bootstrap_step
 from . import config as config_step
+from . import prepare as prepare_step
 from . import report as report_step
-from . import tokens
+from . import state, tokens
 from .peribolos_config import check as check_peribolos_config
 
 PROG = "peribolos-step"
 TOKEN_FILE_COMMANDS = {"fetch-config", "report"}
+_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 log = logging.getLogger("peribolos.step")
 
 
@@ -154,7 +159,7 @@ def uninstall(installation_id: int, kube: KubeSettings) -> None:
         extra={
             "installation_id": installation_id,
             "secret": secret_name(installation_id),
-            "namespace": kube.namespace,
+            "namespace": kube.token_namespace,
             "existed": existed,
         },
     )
@@ -198,12 +203,158 @@ def ensure_token(
     )
 
 
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The Task's shared state folder: record the outcome there for report (a failure exits 0).",
+)
+action_option = click.option(
+    "--action",
+    type=click.Choice(report_step.config_actions()),
+    required=True,
+    help="The Task's action (its check run, whether it applies the config).",
+)
+app_name_option = click.option(
+    "--app-name", default="peribolos", show_default=True, help="The GitHub App's name, on the check run."
+)
+check_run_when_option = click.option(
+    "--check-run-when",
+    type=click.Choice(actions.CHECK_RUN_WHEN),
+    default=actions.ALWAYS,
+    show_default=True,
+    help="always: in progress, then completed; changed-or-failed: only a completed check run when peribolos "
+    "changed something or anything failed (scheduled runs).",
+)
+
+
+def _action(name: str) -> Action:
+    row = ACTIONS.get(name)
+    assert row is not None  # click.Choice
+    return row
+
+
+def _record_to(state_dir: Path) -> Callable[[state.Record], None]:
+    return lambda record: state.write(state_dir, record)
+
+
+@cli.command()
+@log_options
+@step
+@action_option
+@installation_option
+@click.option("--org", required=True, help="The installation's account login.")
+@repo_option
+@click.option("--revision", default="", help="Commit to apply or check; empty: the default branch's head.")
+@check_run_when_option
+@click.option("--details-url", default="", help="The check run's details_url (the TaskRun in a dashboard).")
+@app_name_option
+@click.option(
+    "--peribolos-permission",
+    "peribolos_permissions",
+    multiple=True,
+    metavar="PERMISSION=LEVEL",
+    help="A permission of peribolos' token (repeatable; the generator renders what the --fix-* flags need).",
+)
+@click.option(
+    "--peribolos-all-repositories",
+    is_flag=True,
+    help="peribolos' token reaches every repository (a --fix-* flag manages them); else only --repo.",
+)
+@click.option("--holder", default="", envvar="POD_NAME", help="Who holds the org's Lease (the TaskRun).")
+@click.option("--lease-duration", type=DURATION, default="30m", show_default=True,
+              help="The Lease expires this long after it is taken (the TaskRun's timeout).")
+@click.option("--lock-wait", type=DURATION, default="20m", show_default=True,
+              help="How long a sync waits for another sync of the org.")
+@state_dir_option
+@click.option("--report-token-file", type=FILE, required=True, help="Where report's token goes.")
+@click.option("--fetch-token-file", type=FILE, required=True, help="Where fetch-config's token goes.")
+@click.option("--peribolos-token-file", type=FILE, required=True, help="Where peribolos' token goes.")
+@app_options
+@kube_options
+def prepare(
+    action: str,
+    installation_id: int,
+    org: str,
+    repo: str,
+    revision: str,
+    check_run_when: str,
+    details_url: str,
+    app_name: str,
+    peribolos_permissions: tuple[str, ...],
+    peribolos_all_repositories: bool,
+    holder: str,
+    lease_duration: timedelta,
+    lock_wait: timedelta,
+    state_dir: Path | None,
+    report_token_file: Path,
+    fetch_token_file: Path,
+    peribolos_token_file: Path,
+    app: AppSettings,
+    kube: KubeSettings,
+) -> None:
+    """The sync and dry-run Tasks' first step: mint each step's own scoped token, create the check run in
+    progress, and for a sync take the org's Lease and check that --revision is still the default branch's
+    head. Failures are recorded in --state-dir for report (exit 0)."""
+    row = _action(action)
+    check_installation_id(installation_id)
+    check_repo(repo)
+    if state_dir is None:
+        raise ConfigError("--state-dir is required: report completes the check run from prepare's record")
+    if not revision and not row.locks:
+        raise ConfigError(f"--revision is required for {action} (a sync alone resolves the branch's head)")
+    if revision and not _SHA.fullmatch(revision):
+        raise ConfigError(f"--revision {revision[:50]!r} is not a commit SHA")
+    if row.locks and not holder:
+        raise ConfigError("--holder / POD_NAME is required for a sync: the org's Lease names its holder")
+    try:
+        permissions = dict(scopes.parse_permission(p) for p in peribolos_permissions)
+    except ValueError as exc:
+        raise ConfigError(f"--peribolos-permission {exc}") from exc
+    if not permissions:
+        raise ConfigError("--peribolos-permission is required (peribolos reads the org's members at least)")
+    repo_name = repo.split("/", 1)[1]
+    request = prepare_step.Request(
+        action=row,
+        installation_id=installation_id,
+        org=org,
+        repo=repo,
+        revision=revision,
+        peribolos=scopes.Scope(permissions, None if peribolos_all_repositories else (repo_name,)),
+        check_run_when=check_run_when,
+        details_url=details_url,
+        app_name=app_name,
+        holder=holder,
+        lease_seconds=int(lease_duration.total_seconds()),
+        lock_wait_seconds=lock_wait.total_seconds(),
+    )
+    save = _record_to(state_dir)
+    try:
+        locks = clients.org_locks(kube) if row.locks else None
+        minter = _minter(app)
+    except PeribolosError as exc:
+        # The App key or the kubeconfig is unusable: say so on the check run (report), then exit 2.
+        save(state.Record(state.PREPARE, state.FAILED, f"The service is misconfigured: {exc}", "service",
+                          revision=revision))
+        raise
+    record = prepare_step.Prepare(
+        request,
+        minter,
+        lambda token: clients.installation_client(app.github, token),
+        prepare_step.TokenFiles(report_token_file, fetch_token_file, peribolos_token_file),
+        save,
+        locks,
+    ).run()
+    log.info("prepare done", extra={"outcome": record.outcome, "revision": record.revision})
+
+
 @cli.command(name="fetch-config")
 @log_options
 @step
 @token_file_option
 @repo_option
-@click.option("--revision", required=True, help="Commit SHA (or ref) to read the file at.")
+@click.option("--revision", default="", help="Commit SHA (or ref) to read the file at; with --state-dir, "
+              "empty means the one prepare recorded.")
 @click.option(
     "--path",
     "config_path",
@@ -222,6 +373,11 @@ def ensure_token(
     default=None,
     help="When set, the config must configure exactly this org (the installation's account).",
 )
+@click.option("--min-admins", type=click.IntRange(min=2), default=None,
+              help="As peribolos' --min-admins: fewer admins is a problem.")
+@click.option("--required-admins", multiple=True, metavar="LOGIN",
+              help="As peribolos' --required-admins (repeatable).")
+@state_dir_option
 @github_options
 def fetch_config(
     token_file: Path,
@@ -230,72 +386,134 @@ def fetch_config(
     config_path: str,
     output: Path,
     org: str | None,
+    min_admins: int | None,
+    required_admins: tuple[str, ...],
+    state_dir: Path | None,
     github: GitHubSettings,
 ) -> None:
-    """Fetch the org's peribolos config at --revision, check that it is a peribolos config, write --output."""
-    client = clients.installation_client(github, read_token_file(token_file))
-    size = config_step.fetch_config(client, repo, revision, config_path, output, org)
-    log.info(
-        "config fetched",
-        extra={"repo": repo, "revision": revision, "path": config_path, "output": str(output), "bytes": size},
-    )
+    """Fetch the org's peribolos config at --revision, check it against peribolos' format (and --org),
+    write --output. With --state-dir: only when prepare succeeded, and the outcome is recorded there."""
+    def fetch() -> tuple[int, Any]:
+        client = clients.installation_client(github, read_token_file(token_file))
+        return config_step.fetch_config(client, repo, revision, config_path, output, org,
+                                        min_admins=min_admins, required_admins=required_admins)
+
+    if state_dir is None:
+        if not revision:
+            raise ConfigError("--revision is required without --state-dir")
+        size, _ = fetch()
+        log.info("config fetched", extra={"repo": repo, "revision": revision, "path": config_path,
+                                          "output": str(output), "bytes": size})
+        return
+    prepared = state.read(state_dir, state.PREPARE)
+    if prepared is None or not prepared.ok:
+        record = state.Record(state.FETCH_CONFIG, state.SKIPPED, "prepare did not succeed")
+    else:
+        revision = revision or prepared.revision
+        state.write(state_dir, state.Record(state.FETCH_CONFIG))
+        record = config_step.fetch_and_record(fetch, config_path, repo, revision)
+    state.write(state_dir, record)
+    level = logging.INFO if record.outcome in (state.OK, state.SKIPPED) else logging.ERROR
+    log.log(level, "fetch-config " + record.outcome, extra={
+        "repo": repo, "revision": revision, "path": config_path, "reason": record.reason or None,
+        "problems": len(record.problems),
+    })
 
 
 @cli.command()
 @log_options
 @step
-@token_file_option
+@action_option
 @repo_option
-@click.option("--head-sha", required=True, help="The commit the check run belongs to.")
-@click.option(
-    "--name",
-    type=click.Choice(report_step.check_run_names()),
-    required=True,
-    help="Check run name; the interceptor recognises rerequests by it.",
-)
+@click.option("--revision", default="", help="The run's commit; empty: the one prepare recorded.")
+@state_dir_option
+@click.option("--token-file", type=FILE, required=True, help="report's token (prepare writes it).")
 @click.option(
     "--exit-code-file",
     type=FILE,
     required=True,
     help="File holding peribolos' exit code; missing means it never finished (failure).",
 )
-@click.option(
-    "--details-file",
-    type=FILE,
-    default=None,
-    help="peribolos' output; its tail becomes the check run's text.",
-)
-@click.option(
-    "--propagate-exit-code",
-    is_flag=True,
-    help="Exit 1 after reporting when peribolos failed, so the TaskRun fails too.",
-)
+@check_run_when_option
+@app_name_option
+@click.option("--pod-name", envvar="POD_NAME", default="", help="This TaskRun's Pod (env POD_NAME).")
+@click.option("--container", default="step-peribolos", show_default=True,
+              help="The container whose log is peribolos' output.")
+@kube_options
 @github_options
 def report(
-    token_file: Path,
+    action: str,
     repo: str,
-    head_sha: str,
-    name: str,
+    revision: str,
+    state_dir: Path | None,
+    token_file: Path,
     exit_code_file: Path,
-    details_file: Path | None,
-    propagate_exit_code: bool,
+    check_run_when: str,
+    app_name: str,
+    pod_name: str,
+    container: str,
+    kube: KubeSettings,
     github: GitHubSettings,
 ) -> None:
-    """Create a completed check run on --head-sha: success when peribolos exited 0, else failure."""
+    """Complete the run's check run with what happened (whichever step stopped it), release the org's
+    Lease, and exit 1 when the TaskRun should fail (a sync that failed; a dry run the service failed)."""
+    row = _action(action)
+    if state_dir is None:
+        raise ConfigError("--state-dir is required: report completes the check run from the steps' records")
+    prepared = state.read(state_dir, state.PREPARE)
+    fetched = state.read(state_dir, state.FETCH_CONFIG)
+    revision = (prepared.revision if prepared is not None and prepared.revision else "") or revision
+    exit_code = report_step.read_exit_code(exit_code_file)
+    output, output_error = None, ""
+    if fetched is not None and fetched.ok:
+        output, output_error = _peribolos_output(kube, pod_name, container)
+    facts = report_step.Facts(row, app_name, revision, prepared, fetched, exit_code, output, output_error)
+    outcome = report_step.conclude(facts, logs.redact)
+    try:
+        posted = _post(github, token_file, repo, revision, row, outcome, prepared, check_run_when)
+    finally:
+        if prepared is not None and prepared.lease:
+            released = clients.org_locks(kube).release(prepared.lease, prepared.holder)
+            log.info("org lock released" if released else "org lock was no longer held by this run",
+                     extra={"lease": prepared.lease, "holder": prepared.holder})
+    log.info("check run completed" if posted else "no check run posted (nothing changed)", extra={
+        "repo": repo, "revision": revision, "check_run_name": row.check_run, "check_run_id": posted,
+        "conclusion": outcome.conclusion, "changes": outcome.changes,
+    })
+    if outcome.taskrun_fails(row):
+        _fail("report", outcome.title, 1)
+
+
+def _peribolos_output(kube: KubeSettings, pod: str, container: str) -> tuple[str | None, str]:
+    """peribolos' output, read from its container's log (its image has no shell to write a file)."""
+    if not pod:
+        return None, "no pod name (--pod-name / POD_NAME)"
+    try:
+        return clients.container_log(kube, pod, container), ""
+    except PeribolosError as exc:
+        log.warning("peribolos' output could not be read", extra={"error": str(exc)})
+        return None, str(exc)
+
+
+def _post(
+    github: GitHubSettings,
+    token_file: Path,
+    repo: str,
+    revision: str,
+    row: Action,
+    outcome: report_step.Outcome,
+    prepared: state.Record | None,
+    check_run_when: str,
+) -> int | None:
+    if not revision or not token_file.is_file():
+        _fail("report", f"no check run can be posted (prepare made no token or found no revision): "
+              f"{outcome.title}", 1)
+    assert row.check_run is not None
     client = clients.installation_client(github, read_token_file(token_file))
-    run_id, run = report_step.report(client, repo, head_sha, name, exit_code_file, details_file, logs.redact)
-    log.info(
-        "check run created",
-        extra={
-            "repo": repo,
-            "head_sha": head_sha,
-            "check_run_name": name,
-            "check_run_id": run_id,
-            "conclusion": run.conclusion,
-        },
+    return report_step.post(
+        client, repo, revision, row.check_run, outcome,
+        check_run_id=prepared.check_run_id if prepared is not None else None, check_run_when=check_run_when,
     )
-    if propagate_exit_code and run.conclusion != "success":
-        _fail("report", f"peribolos failed: {run.title}", 1)
 
 
 @cli.command(name="check-config")

@@ -22,7 +22,8 @@ from peribolos_core.actions import (
 )
 from tekton.interceptor.decision import FAILED_PRECONDITION, KNOWN_EVENTS, Config, decide
 from tekton.steps.cli import cli as step_cli
-from tekton.steps.report import check_run_for, check_run_names
+from tekton.steps.report import Facts, conclude, config_actions
+from tekton.steps.state import OK, Record
 from tests.interceptor.conftest import HEAD_SHA, config_check_run, config_pull_request
 
 AUDIT = Action(
@@ -42,7 +43,7 @@ WITH_AUDIT = ActionTable([*ACTIONS, AUDIT])
 def test_the_table_holds_the_design_cards_decision_table() -> None:
     rows = {
         (event.name, action): row.name
-        for row in ACTIONS for event in row.events for action in event.actions or ("",)
+        for row in ACTIONS for event in row.events if not event.also for action in event.actions or ("",)
     }
     assert rows == {
         ("installation", "created"): "install",
@@ -61,6 +62,23 @@ def test_the_table_holds_the_design_cards_decision_table() -> None:
     assert ACTIONS.check_run_names == ("peribolos/sync", "peribolos/dry-run")
     assert [row.resource for row in ACTIONS] == ["peribolos-install", "peribolos-uninstall", "peribolos-sync",
                                              "peribolos-dry-run"]
+    # One event, two TaskRuns: the config repository added to the App's repositories also syncs it.
+    assert [row.name for row in ACTIONS.also_for("installation_repositories", "added")] == ["sync"]
+    assert ACTIONS.also_for("installation_repositories", "removed") == []
+
+
+def test_identities_and_taskrun_names() -> None:
+    assert [row.service_account for row in ACTIONS] == [
+        "peribolos-install", "peribolos-uninstall", "peribolos-sync", "peribolos-sync"]
+    assert [row.name for row in ACTIONS if row.locks] == ["sync"]
+    assert [row.token_secrets for row in ACTIONS] == [
+        ("get", "create", "update", "patch"), ("delete",), (), ()]
+    guid = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+    names = [row.taskrun_name(guid) for row in ACTIONS]
+    assert names[2] == f"peribolos-sync-{guid}"
+    # Tekton names the Pod <TaskRun>-pod and labels it with the TaskRun's name: 63 characters at most.
+    assert max(len(n) for n in names) + len("-pod") <= 63
+    assert ACTIONS.delivery_id_limit >= len(guid)
 
 
 @pytest.mark.parametrize(
@@ -109,9 +127,11 @@ def test_for_check_run(name: str, action: str, expected: str | None) -> None:
         ([*ACTIONS, Action("x", "x", (Event("check_run", ("rerequested",)),), "x",
                            check_run="peribolos/sync")], "check-run names repeated: peribolos/sync"),
         ([Action("x", "x", (Event("push"),), "x", permissions={"checks": "admin"})], "permission level"),
+        ([*ACTIONS, Action("x", "x", (Event("installation_repositories", ("added",)),), "x")],
+         "events leading to two actions: installation_repositories added"),
     ],
     ids=["name", "values-key", "event", "event-action", "check-run-without-name", "name-without-check-run",
-         "check-run-name", "permission-level"],
+         "check-run-name", "permission-level", "owned-twice"],
 )
 def test_an_ambiguous_table_is_refused(rows: list[Action], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -140,17 +160,17 @@ def test_the_values_schema_wires_exactly_the_tables_rows() -> None:
     assert set(wired) == {row.values_key for row in ACTIONS}
 
 
-def test_report_takes_exactly_the_tables_check_run_names() -> None:
-    report = step_cli.commands["report"]
-    [name] = [p for p in report.params if p.name == "name"]
-    assert tuple(name.type.choices) == ACTIONS.check_run_names == check_run_names()
+def test_the_config_steps_take_exactly_the_tables_config_actions() -> None:
+    for command in ("prepare", "report"):
+        [action] = [p for p in step_cli.commands[command].params if p.name == "action"]
+        assert tuple(action.type.choices) == config_actions() == ("sync", "dry-run")
 
 
 # --- a new row reaches every consumer --------------------------------------------------------------------
 
 
 def test_a_new_row_reaches_decide() -> None:
-    config = Config(table=WITH_AUDIT)
+    config = Config(table=WITH_AUDIT, app_id=2)
     closed = decide("pull_request", config_pull_request("closed"), config, "d-1")
     assert (closed.proceed, closed.action) == (True, "audit")
     assert set(CONFIG_KEYS) <= set(closed.extensions)
@@ -158,15 +178,18 @@ def test_a_new_row_reaches_decide() -> None:
     assert (rerun.proceed, rerun.action, rerun.extensions["revision"]) == (True, "audit", HEAD_SHA)
     assert config.with_params({"actions": ["audit"]}).actions == {"audit"}
     # Without the row: nothing to do, as before.
-    assert decide("pull_request", config_pull_request("closed"), Config()).code == FAILED_PRECONDITION
+    assert decide("pull_request", config_pull_request("closed"), Config(), "d-3").code == FAILED_PRECONDITION
     with pytest.raises(ValueError, match="actions must be"):
         Config().with_params({"actions": ["audit"]})
 
 
 def test_a_new_row_reaches_report() -> None:
-    assert check_run_names(WITH_AUDIT)[-1] == "peribolos/audit"
-    run = check_run_for("peribolos/audit", 0, None, HEAD_SHA, WITH_AUDIT)
-    assert run.title == "peribolos audit succeeded" and run.conclusion == "success"
+    assert config_actions(WITH_AUDIT)[-1] == "audit"
+    done = Record("prepare", OK, revision=HEAD_SHA)
+    facts = Facts(AUDIT, "peribolos", HEAD_SHA, done, Record("fetch-config", OK), 0, "")
+    outcome = conclude(facts)
+    assert outcome.conclusion == "success" and "audit of `" in outcome.summary
+    assert not outcome.taskrun_fails(AUDIT)
 
 
 def _values_with_audit() -> Values:
@@ -195,15 +218,20 @@ def test_a_new_row_reaches_the_rendered_trigger_template_and_task() -> None:
     [taskrun] = template["spec"]["resourcetemplates"]
     assert taskrun["spec"]["taskRef"] == {"kind": "Task", "name": "peribolos-audit"}
     assert taskrun["metadata"]["labels"]["peribolos.dev/action"] == "audit"
-    assert taskrun["metadata"]["generateName"] == "peribolos-audit-"
+    assert taskrun["metadata"]["name"] == "peribolos-audit-$(tt.params.delivery_id)"
+    assert taskrun["spec"]["serviceAccountName"] == "peribolos-audit"
 
     task = objects[("Task", "peribolos-audit")]
     assert task["spec"]["description"] == AUDIT.summary
     steps = {step["name"]: step for step in task["spec"]["steps"]}
-    assert list(steps) == ["ensure-token", "fetch-config", "peribolos", "report"]
+    assert list(steps) == ["prepare", "fetch-config", "peribolos", "report"]
     report = steps["report"]["command"]
-    assert report[report.index("--name") + 1] == "peribolos/audit"
-    assert "--propagate-exit-code" not in report and "--confirm" not in steps["peribolos"]["args"]
+    assert report[report.index("--action") + 1] == "audit"
+    assert "--confirm" not in steps["peribolos"]["args"] and "--holder" not in steps["prepare"]["command"]
+    # Its own identity, with what a config-reading Task needs and no Lease (it applies nothing).
+    assert objects[("ServiceAccount", "peribolos-audit")]["automountServiceAccountToken"] is False
+    assert objects[("Role", "peribolos-audit")]["rules"] == [
+        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}]
     # The default table renders none of it.
     assert not {key for key in _objects(ACTIONS) if key[1] == "peribolos-audit"}
 

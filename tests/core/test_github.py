@@ -346,6 +346,34 @@ def test_completed_check_run_needs_a_conclusion(fake_github: FakeGitHub, install
     assert client.create_check_run("octo-org/.github", SHA, "peribolos/sync", status="in_progress") == 1
 
 
+def test_a_check_run_in_progress_then_completed_with_annotations(
+    fake_github: FakeGitHub, installation_token: str
+) -> None:
+    fake_github.add_file("octo-org/.github", SHA, "peribolos.yaml", "orgs: {}\n")
+    client = GitHubInstallationClient(installation_token, fake_github.api_url)
+    run_id = client.create_check_run(
+        "octo-org/.github", SHA, "peribolos/sync", status="in_progress",
+        output={"title": "running", "summary": "..."}, details_url="https://tekton.example.com/tr",
+    )
+    note = {"path": "peribolos.yaml", "start_line": 1, "end_line": 1, "annotation_level": "failure",
+            "message": "unknown key"}
+    client.update_check_run("octo-org/.github", run_id, conclusion="failure",
+                            output={"title": "t", "summary": "s", "text": None, "annotations": [note]})
+    run = fake_github.check_run(run_id)
+    assert (run["status"], run["conclusion"], run["details_url"]) == (
+        "completed", "failure", "https://tekton.example.com/tr")
+    assert [a["message"] for a in fake_github.annotations(run_id)] == ["unknown key"]
+
+
+def test_the_default_branch_head(fake_github: FakeGitHub, installation_token: str) -> None:
+    pushed = fake_github.push_commit("octo-org/.github", {"peribolos.yaml": "orgs: {}\n"})
+    client = GitHubInstallationClient(installation_token, fake_github.api_url)
+    head = client.default_branch_head("octo-org/.github")
+    assert (head.branch, head.sha) == ("main", pushed.after)
+    with pytest.raises(GitHubRequestError):
+        client.default_branch_head("octo-org/nothing-here")
+
+
 def test_check_repo() -> None:
     assert check_repo("octo-org/.github") == "octo-org/.github"
 

@@ -58,7 +58,8 @@ def fetcher(github: GitHubSettings) -> None:
 
 def invoke(command: click.Command, args: list[str], env: dict[str, str] | None = None) -> Any:
     SEEN.clear()
-    return CliRunner().invoke(command, args, env={"POD_NAMESPACE": "", "KUBECONFIG": "", **(env or {})})
+    blank = {"POD_NAMESPACE": "", "KUBECONFIG": "", "TOKEN_NAMESPACE": ""}
+    return CliRunner().invoke(command, args, env={**blank, **(env or {})})
 
 
 def test_flags_become_settings(tmp_path: Path) -> None:
@@ -80,7 +81,18 @@ def test_environment_variables_become_settings() -> None:
     assert result.exit_code == 0, result.output
     assert SEEN["app"] == AppSettings("Iv1.abc", Path("/k.pem"), GitHubSettings("http://x", 0))
     assert SEEN["kube"].namespace == "from-env" and SEEN["kube"].kubeconfig is None
+    assert SEEN["kube"].token_namespace == "from-env", "by default the token Secrets are in the pod's own"
     assert isinstance(SEEN["handler"], JSONFormatter)
+
+
+def test_the_token_namespace_has_its_own_flag_and_variable() -> None:
+    """POD_NAMESPACE keeps meaning the pod's own namespace; the token Secrets' is TOKEN_NAMESPACE."""
+    env = {"GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY_FILE": "/k.pem", "POD_NAMESPACE": "peribolos",
+           "TOKEN_NAMESPACE": "peribolos-tokens"}
+    assert invoke(program, [], env).exit_code == 0
+    assert (SEEN["kube"].namespace, SEEN["kube"].token_namespace) == ("peribolos", "peribolos-tokens")
+    assert invoke(program, ["--token-namespace", "elsewhere"], env).exit_code == 0
+    assert SEEN["kube"].token_namespace == "elsewhere"
 
 
 @pytest.mark.parametrize(

@@ -137,6 +137,20 @@ def test_settings_objects_check_their_values(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("token_namespace", "expected"),
+    [("", "peribolos"), ("peribolos-tokens", "peribolos-tokens"), ("No_Way", None)],
+    ids=["default-the-pods-own", "apart", "invalid"],
+)
+def test_the_token_namespace_is_a_setting_of_its_own(token_namespace: str, expected: str | None) -> None:
+    if expected is None:
+        with pytest.raises(ConfigError, match="--token-namespace / TOKEN_NAMESPACE 'No_Way' is not a valid"):
+            KubeSettings("peribolos", None, token_namespace)
+    else:
+        settings = KubeSettings("peribolos", None, token_namespace)
+        assert (settings.namespace, settings.token_namespace) == ("peribolos", expected)
+
+
+@pytest.mark.parametrize(
     "module",
     ["peribolos_core.settings", "peribolos_core.token_secret", "peribolos_core.actions",
      "tekton.interceptor.decision"],

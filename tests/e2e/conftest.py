@@ -28,6 +28,8 @@ ORG = "octo-org"
 INSTALLATION_ID = 1001
 OTHER_ORG_INSTALLATION_ID = 1002
 OTHER_ORG = "Other-Org"
+DETAILS_URL = "https://tekton.example.com/#/namespaces/{namespace}/taskruns/{taskrun}"
+"""The check runs' details_url template of the test install (a Tekton Dashboard would serve it)."""
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +84,7 @@ def product(
             app_key=app_key,
             github_api_url=cluster_github.api_url,
             github_port=port,
+            overrides={"checkRun": {"detailsUrl": DETAILS_URL}},
         )
     except ClusterError as exc:
         pytest.fail(f"the product did not install as docs/operations.md says: {exc}", pytrace=False)

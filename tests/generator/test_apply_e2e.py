@@ -44,6 +44,11 @@ def _objects(case: str, namespace: str) -> list[dict[str, Any]]:
 def test_rendered_manifests_apply(kube_apiserver: Any, case: str) -> None:
     namespace = f"gen-{case}"
     objects = _objects(case, namespace)
+    if not any(o["kind"] == "Namespace" for o in objects):  # createNamespace: false: the platform's
+        token_namespace = next(o["metadata"]["namespace"] for o in objects if o["kind"] == "Role"
+                               and o["metadata"]["name"] == "peribolos-refresher")
+        kube_apiserver.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
+                              for n in (namespace, token_namespace)])
     applied = kube_apiserver.apply(objects, field_manager="peribolos-generate-test")
     assert [(a["kind"], a["metadata"]["name"]) for a in applied] == [
         (o["kind"], o["metadata"]["name"]) for o in objects
@@ -83,7 +88,8 @@ def rbac_namespace(kube_apiserver: Any) -> str:
 
 
 HERE = "<own namespace>"
-# (account, verb, API group, resource, namespace (HERE, other, or None = cluster), allowed)
+TOKENS = "<token namespace>"
+# (account, verb, API group, resource, namespace (HERE, TOKENS, other, or None = cluster), allowed)
 ACCESS = [
     ("peribolos-eventlistener", "create", "tekton.dev", "taskruns", HERE, True),
     ("peribolos-eventlistener", "list", "triggers.tekton.dev", "triggertemplates", HERE, True),
@@ -92,15 +98,20 @@ ACCESS = [
     ("peribolos-eventlistener", "get", "", "secrets", HERE, False),
     ("peribolos-eventlistener", "create", "", "pods", HERE, False),
     ("peribolos-eventlistener", "create", "tekton.dev", "taskruns", "default", False),
-    ("peribolos-taskrun", "get", "", "secrets", HERE, True),
-    ("peribolos-taskrun", "create", "", "secrets", HERE, True),
-    ("peribolos-taskrun", "delete", "", "secrets", HERE, True),
-    ("peribolos-taskrun", "list", "", "secrets", HERE, False),
-    ("peribolos-taskrun", "get", "", "secrets", "default", False),
-    ("peribolos-taskrun", "create", "tekton.dev", "taskruns", HERE, False),
-    ("peribolos-refresher", "list", "", "secrets", HERE, True),
-    ("peribolos-refresher", "patch", "", "secrets", HERE, True),
-    ("peribolos-refresher", "watch", "", "secrets", HERE, False),
+    ("peribolos-install", "get", "", "secrets", TOKENS, True),
+    ("peribolos-install", "patch", "", "secrets", TOKENS, True),
+    ("peribolos-install", "get", "", "secrets", HERE, False),
+    ("peribolos-install", "list", "", "secrets", TOKENS, False),
+    ("peribolos-uninstall", "delete", "", "secrets", TOKENS, True),
+    ("peribolos-uninstall", "delete", "", "secrets", HERE, False),
+    ("peribolos-sync", "get", "", "secrets", HERE, False),
+    ("peribolos-sync", "get", "", "secrets", TOKENS, False),
+    ("peribolos-sync", "update", "coordination.k8s.io", "leases", HERE, True),
+    ("peribolos-sync", "create", "tekton.dev", "taskruns", HERE, False),
+    ("peribolos-refresher", "list", "", "secrets", TOKENS, True),
+    ("peribolos-refresher", "patch", "", "secrets", TOKENS, True),
+    ("peribolos-refresher", "list", "", "secrets", HERE, False),
+    ("peribolos-refresher", "watch", "", "secrets", TOKENS, False),
     ("peribolos-refresher", "list", "", "secrets", None, False),
     ("peribolos-refresher", "list", "", "pods", HERE, False),
     ("peribolos-interceptor", "get", "", "secrets", HERE, False),
@@ -123,7 +134,7 @@ def test_rbac_grants_each_actor_its_job_and_nothing_more(
     allowed: bool,
 ) -> None:
     namespace = rbac_namespace
-    target = namespace if where == HERE else where
+    target = {HERE: namespace, TOKENS: f"{namespace}-tokens"}.get(where, where)
     assert _allowed(kube_apiserver, namespace, account, verb, group, resource, target) is allowed
 
 
@@ -154,7 +165,7 @@ def test_the_documented_prune_command_removes_what_is_no_longer_rendered_and_not
     run(["kubectl", "apply", "-k", folder])
     core = client.CoreV1Api(kube_apiserver.api_client())
     token = build_secret(1001, "t0k3n", datetime(2030, 1, 1, tzinfo=UTC), "octo-org", "Organization")
-    core.create_namespaced_secret("peribolos", token)
+    core.create_namespaced_secret("peribolos-tokens", token)
     _render(tmp_path / "manifests", "namespace=peribolos", "refresher.enabled=false", "prune.enabled=false",
             "networkPolicy.enabled=false")
     run([folder if arg == "manifests.new/" else arg for arg in documented])
@@ -164,11 +175,13 @@ def test_the_documented_prune_command_removes_what_is_no_longer_rendered_and_not
     assert batch.list_namespaced_cron_job("peribolos").items == []
     assert client.NetworkingV1Api(api).list_namespaced_network_policy("peribolos").items == []
     roles = {r.metadata.name for r in rbac.list_namespaced_role("peribolos").items}
-    assert roles == {"peribolos-eventlistener", "peribolos-taskrun"}
+    assert roles == {"peribolos-eventlistener", "peribolos-sync"}
+    token_roles = {r.metadata.name for r in rbac.list_namespaced_role("peribolos-tokens").items}
+    assert token_roles == {"peribolos-install", "peribolos-uninstall"}, "the refresher's is pruned there too"
     # Kept: what is still rendered, the namespace, the Secrets, and the other install entirely.
     assert client.AppsV1Api(api).read_namespaced_deployment("peribolos-interceptor", "peribolos")
     assert core.read_namespace("peribolos")
-    assert core.read_namespaced_secret(token["metadata"]["name"], "peribolos")
+    assert core.read_namespaced_secret(token["metadata"]["name"], "peribolos-tokens")
     assert batch.read_namespaced_cron_job("peribolos-token-refresher", "other-install")
     assert rbac.read_cluster_role("peribolos-eventlistener-other-install")
     custom = client.CustomObjectsApi(api)

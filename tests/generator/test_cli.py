@@ -21,7 +21,7 @@ def test_render_to_stdout_is_one_stream() -> None:
     result = CliRunner().invoke(main, ["render", "--set", "namespace=ops"])
     assert result.exit_code == 0, result.stderr
     docs = list(yaml.safe_load_all(result.stdout))
-    assert {d["metadata"].get("namespace") for d in docs} == {"ops", None}
+    assert {d["metadata"].get("namespace") for d in docs} == {"ops", "ops-tokens", None}
 
 
 def test_render_to_a_directory(tmp_path: Path) -> None:

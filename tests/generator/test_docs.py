@@ -26,11 +26,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from generator import render
 from generator.cli import main
 from generator.github_app import PLACEHOLDER, secret_object
 from generator.render import render_objects
 from generator.values import load_values
 from peribolos_core.github import Installation
+from peribolos_core.leases import LABELS as LEASE_LABELS
+from peribolos_core.leases import lease_body, lease_name
 from peribolos_core.token_secret import build_secret
 from tekton.maintenance.drift import SYNC_TEMPLATE
 from tekton.maintenance.template import drift_taskrun
@@ -61,6 +64,7 @@ RESOURCES = {
     "deployment": ["Deployment"],
     "cronjob": ["CronJob"],
     "svc": ["Service"],
+    "leases": ["Lease"],
     "all": ["Deployment", "Service", "CronJob", "Pod", "Job"],
 }
 # Made by Tekton Triggers from the EventListener, or at run time: named in the docs, not rendered.
@@ -158,8 +162,10 @@ def service_objects(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
             objects.append({"kind": "TaskRun", "metadata": {
                 "name": "drift", "namespace": namespace, "labels": drift["metadata"]["labels"]}})
     token = build_secret(1001, "t", datetime(2030, 1, 1, tzinfo=UTC), "Octo-Org", "Organization")
-    token["metadata"]["namespace"] = namespace
+    token["metadata"]["namespace"] = render.token_namespace(values)
     objects.append(token)
+    lease = lease_body(lease_name(1001), "run", datetime(2030, 1, 1, tzinfo=UTC), 1800, None, LEASE_LABELS)
+    objects.append({"kind": "Lease", **lease, "metadata": {**lease["metadata"], "namespace": namespace}})
     objects.append(secret_object(values.data, PLACEHOLDER))
     for workload in [o for o in objects if o["kind"] in ("Deployment", "CronJob")]:
         spec = workload["spec"].get("jobTemplate", workload)["spec"]

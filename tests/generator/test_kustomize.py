@@ -1,9 +1,9 @@
 """The render is a kustomize base that survives overlays, built with a real ``kubectl kustomize``.
 
-An overlay's ``images:`` reaches the Tekton Task steps (the base's kustomizeconfig.yml), its ``namespace:``
-the ClusterInterceptor's Service reference; ``validate`` warns that the cluster-wide objects keep the base's
-names, and catches an overlay built on a base without that configuration. On the real API server the
-overlay applies with ``kubectl apply -k``.
+An overlay's ``images:`` reaches the Tekton Task steps (the base's kustomizeconfig.yml). A ``namespace:``
+overlay would move the token Secrets' namespace into the App key's: kustomize refuses it when the base
+renders both Namespaces, and ``validate`` says so when it does not (besides warning that the cluster-wide
+objects keep the base's names). On the real API server the overlay applies with ``kubectl apply -k``.
 
 kubectl comes from ``$KUBECTL`` or PATH; without one these tests fail and say so (they never skip).
 """
@@ -115,11 +115,9 @@ def test_the_base_builds_to_exactly_the_render(tmp_path: Path) -> None:
     assert sorted(built, key=key) == sorted(rendered, key=key)
 
 
-def test_an_overlay_with_images_and_namespace_reaches_every_step_and_the_interceptor_reference(
-    tmp_path: Path,
-) -> None:
+def test_an_overlay_with_images_reaches_every_step(tmp_path: Path) -> None:
     base = _render(tmp_path / "base")
-    docs = _kustomize(_overlay(tmp_path / "overlay", base, namespace="team-a", images=IMAGES))
+    docs = _kustomize(_overlay(tmp_path / "overlay", base, images=IMAGES))
     images = _images(docs)
     assert {
         "Task/peribolos-sync",
@@ -130,25 +128,32 @@ def test_an_overlay_with_images_and_namespace_reaches_every_step_and_the_interce
     for where, found in images.items():
         assert found <= WANTED, (where, found)
     assert images["Task/peribolos-sync"] == WANTED
+    assert _validate(docs).problems == []
+
+
+def test_a_namespace_overlay_is_refused(tmp_path: Path) -> None:
+    """It would put the token Secrets where the App key is: kustomize refuses to merge the two Namespaces
+    the base renders; without them (createNamespace: false) validate names each Role it would open up."""
+    base = _render(tmp_path / "base")
+    done = subprocess.run(
+        [kubectl(), "kustomize", str(_overlay(tmp_path / "overlay", base, namespace="team-a"))],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode != 0 and "ID conflict" in done.stderr
+    base = _render(tmp_path / "bare", "createNamespace=false")
+    docs = _kustomize(_overlay(tmp_path / "bare-overlay", base, namespace="team-a"))
     service = _one(docs, "ClusterInterceptor")["spec"]["clientConfig"]["service"]
     assert service == {"name": "peribolos-interceptor", "namespace": "team-a", "port": 8080}
-    namespaced = [
-        d
-        for d in docs
-        if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding", "ClusterInterceptor")
-    ]
-    assert {d["metadata"]["namespace"] for d in namespaced} == {"team-a"}
-    for binding in (d for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")):
-        assert {s["namespace"] for s in binding["subjects"]} == {"team-a"}
     report = _validate(docs)
-    assert report.problems == []
+    opened = sorted(p.split(": ")[1] for p in report.problems)
+    assert opened == ["Role/peribolos-install", "Role/peribolos-refresher", "Role/peribolos-uninstall"]
+    assert all("grants Secrets in team-a, where the App key Secret lives" in p for p in report.problems)
     (warning,) = report.warnings
     assert warning.startswith(
         "the cluster-wide ClusterRole/peribolos-eventlistener-peribolos, ClusterRoleBinding/"
         "peribolos-eventlistener-peribolos, ClusterInterceptor/peribolos belong to the install in namespace "
         "peribolos, but these manifests install into team-a: applying them takes those objects over"
     )
-    assert warning.endswith("Render with --set namespace=team-a instead of a kustomize namespace: overlay")
 
 
 def test_a_base_rendered_for_its_namespace_takes_images_and_patches_without_a_warning(tmp_path: Path) -> None:
@@ -170,35 +175,36 @@ def test_a_base_rendered_for_its_namespace_takes_images_and_patches_without_a_wa
 
 
 def test_validate_catches_a_namespace_overlay_on_a_base_without_its_configuration(tmp_path: Path) -> None:
-    base = _render(tmp_path / "base")
+    base = _render(tmp_path / "base", "createNamespace=false")
     kustomization = yaml.safe_load((base / KUSTOMIZATION).read_text())
     del kustomization["configurations"]
     (base / KUSTOMIZATION).write_text(yaml.safe_dump(kustomization))
     docs = _kustomize(_overlay(tmp_path / "overlay", base, namespace="team-a"))
-    assert _validate(docs).problems == [
+    assert (
         "<kustomize>: ClusterInterceptor/peribolos: spec.clientConfig.service.namespace: 'peribolos', but "
         "the Service peribolos-interceptor is in team-a: the EventListener would call another install's "
         "interceptor or none (an overlay's namespace: on a base without its kustomizeconfig.yml?)"
-    ]
+    ) in _validate(docs).problems
 
 
 def test_validate_reads_a_kustomize_build_on_stdin(tmp_path: Path) -> None:
-    base = _render(tmp_path / "base")
+    base = _render(tmp_path / "base", "createNamespace=false")
     overlay = _overlay(tmp_path / "overlay", base, namespace="team-a")
     stream = subprocess.run(
         [kubectl(), "kustomize", str(overlay)], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     result = CliRunner().invoke(main, ["validate", "-"], input=stream)
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 1, result.stderr
     assert "warning: the cluster-wide ClusterRole/peribolos-eventlistener-peribolos" in result.stderr
+    assert "Role/peribolos-install: rules[0]: grants Secrets in team-a" in result.stderr
 
 
 def test_the_overlay_applies_on_the_real_api_server(kube_apiserver: Any, tmp_path: Path) -> None:
-    """kubectl apply -k of an images: + namespace: overlay: every object accepted, the references followed."""
+    """kubectl apply -k of an images: overlay: every object accepted, the images in every step."""
     from kubernetes import client
 
     base = _render(tmp_path / "base", "namespace=kust-base")
-    overlay = _overlay(tmp_path / "overlay", base, namespace="kust-overlay", images=IMAGES)
+    overlay = _overlay(tmp_path / "overlay", base, images=IMAGES)
     done = subprocess.run(
         [kubectl(), "--kubeconfig", str(kube_apiserver.kubeconfig), "apply", "-k", str(overlay)],
         capture_output=True,
@@ -211,8 +217,8 @@ def test_the_overlay_applies_on_the_real_api_server(kube_apiserver: Any, tmp_pat
     interceptor = api.get_cluster_custom_object(
         "triggers.tekton.dev", "v1alpha1", "clusterinterceptors", cluster_interceptor_name("kust-base")
     )
-    assert interceptor["spec"]["clientConfig"]["service"]["namespace"] == "kust-overlay"
-    task = api.get_namespaced_custom_object("tekton.dev", "v1", "kust-overlay", "tasks", "peribolos-sync")
+    assert interceptor["spec"]["clientConfig"]["service"]["namespace"] == "kust-base"
+    task = api.get_namespaced_custom_object("tekton.dev", "v1", "kust-base", "tasks", "peribolos-sync")
     assert {step["image"] for step in task["spec"]["steps"]} == WANTED
 
 

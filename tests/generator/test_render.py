@@ -126,12 +126,40 @@ def test_contract_names_are_kept() -> None:
     _one(objects, "CronJob", "peribolos-token-refresher")
     for account in (
         "peribolos-eventlistener",
-        "peribolos-taskrun",
+        "peribolos-install",
+        "peribolos-uninstall",
+        "peribolos-sync",
         "peribolos-refresher",
         "peribolos-interceptor",
     ):
         _one(objects, "ServiceAccount", account)
-    assert {o["metadata"].get("namespace") for o in objects} == {"peribolos", None}
+    assert {o["metadata"].get("namespace") for o in objects} == {"peribolos", "peribolos-tokens", None}
+    # Only the Roles of the identities that write token Secrets live in the token namespace.
+    assert {
+        o["metadata"]["name"] for o in objects if o["metadata"].get("namespace") == "peribolos-tokens"
+    } == {"peribolos-install", "peribolos-uninstall", "peribolos-refresher"}
+
+
+@pytest.mark.parametrize(
+    ("case", "namespaces"),
+    [
+        pytest.param("defaults", [("peribolos", "restricted"), ("peribolos-tokens", "restricted")],
+                     id="defaults"),
+        pytest.param("ghes-ingress", [("org-admin", "restricted"), ("org-admin-secrets", "restricted")],
+                     id="token-namespace-named"),
+        pytest.param("pinned-scheduled", [], id="created-by-the-platform"),
+    ],
+)
+def test_two_namespaces_enforce_the_same_pod_security(case: str, namespaces: list[tuple[str, str]]) -> None:
+    found = [
+        (o["metadata"]["name"], o["metadata"]["labels"]["pod-security.kubernetes.io/enforce"])
+        for o in flat_objects(case) if o["kind"] == "Namespace"
+    ]
+    assert found == namespaces
+    for name, _ in found:
+        labels = _one(flat_objects(case), "Namespace", name)["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+        assert labels["pod-security.kubernetes.io/audit"] == "restricted"
 
 
 def test_api_versions_are_the_ones_tekton_serves() -> None:
@@ -143,8 +171,9 @@ def test_api_versions_are_the_ones_tekton_serves() -> None:
     for template in _find(flat_objects("defaults"), "TriggerTemplate"):
         (run,) = template["spec"]["resourcetemplates"]
         assert run["apiVersion"] == "tekton.dev/v1" and run["kind"] == "TaskRun"
-        assert run["metadata"]["generateName"] == template["metadata"]["name"] + "-"
-        assert "name" not in run["metadata"]
+        # Named after the delivery: a redelivered webhook is refused by the API server (409).
+        assert run["metadata"]["name"] == template["metadata"]["name"] + "-$(tt.params.delivery_id)"
+        assert "generateName" not in run["metadata"]
 
 
 @pytest.mark.parametrize(
@@ -187,7 +216,8 @@ def test_core_github_interceptor_checks_the_webhook_secret_and_event_types() -> 
     github = by_trigger["peribolos-sync"]
     params = {p["name"]: p["value"] for p in github["params"]}
     assert params["secretRef"] == {"secretName": "ghes-app", "secretKey": "hook-secret"}
-    assert params["eventTypes"] == ["push", "check_run"]
+    # installation_repositories too: the config repository added to the App's repositories is synced.
+    assert params["eventTypes"] == ["push", "check_run", "installation_repositories"]
     assert {p["name"]: p["value"] for p in by_trigger["peribolos-install"]["params"]}["eventTypes"] == [
         "installation",
         "installation_repositories",
@@ -287,29 +317,38 @@ def _task_step(objects: list[dict[str, Any]], task: str, step: str) -> dict[str,
     return next(s for s in steps if s["name"] == step)
 
 
-def test_sync_runs_ensure_token_fetch_config_peribolos_confirm_and_report() -> None:
+def test_sync_runs_prepare_fetch_config_peribolos_confirm_and_report() -> None:
     objects = flat_objects("ghes-ingress")
     sync = _one(objects, "Task", "peribolos-sync")
-    assert [s["name"] for s in sync["spec"]["steps"]] == [
-        "ensure-token",
-        "fetch-config",
-        "peribolos",
-        "report",
+    assert [s["name"] for s in sync["spec"]["steps"]] == ["prepare", "fetch-config", "peribolos", "report"]
+    prepare = _task_step(objects, "peribolos-sync", "prepare")
+    assert prepare["command"] == [
+        "peribolos-step", "prepare", "--action", "sync",
+        "--installation-id", "$(params.installation_id)", "--org", "$(params.org)",
+        "--repo", "$(params.repo)", "--revision", "$(params.revision)",
+        "--check-run-when", "$(params.check_run_when)", "--app-name", "peribolos",
+        "--details-url",
+        "https://tekton.example.com/#/namespaces/$(context.taskRun.namespace)/taskruns/$(context.taskRun.name)",
+        # Every --fix-* flag of this case: what each needs, written (the rule in peribolos_core.scopes).
+        "--peribolos-permission=administration=write",
+        "--peribolos-permission=members=write",
+        "--peribolos-permission=organization_administration=write",
+        "--peribolos-all-repositories",
+        "--holder", "$(context.taskRun.name)", "--lease-duration", "50m", "--lock-wait", "40m",
+        "--state-dir", "/var/run/peribolos/state",
+        "--report-token-file", "/var/run/peribolos/report-token/token",
+        "--fetch-token-file", "/var/run/peribolos/fetch-token/token",
+        "--peribolos-token-file", "/var/run/peribolos/token/token",
     ]
-    ensure = _task_step(objects, "peribolos-sync", "ensure-token")
-    assert ensure["command"] == [
-        "peribolos-step",
-        "ensure-token",
-        "--installation-id",
-        "$(params.installation_id)",
-        "--min-valid",
-        "55m",
-        "--token-file",
-        "/var/run/peribolos/token/token",
-    ]
+    assert prepare["onError"] == "continue"
     fetch = _task_step(objects, "peribolos-sync", "fetch-config")
-    assert fetch["command"][:2] == ["peribolos-step", "fetch-config"]
-    assert "$(params.revision)" in fetch["command"]
+    assert fetch["command"] == [
+        "peribolos-step", "fetch-config", "--token-file", "/var/run/peribolos/fetch-token/token",
+        "--repo", "$(params.repo)", "--revision", "$(params.revision)", "--path", "$(params.config_path)",
+        "--output", "/var/run/peribolos/config/peribolos.yaml", "--org", "$(params.org)",
+        "--min-admins", "3", "--state-dir", "/var/run/peribolos/state",
+        "--required-admins=alice", "--required-admins=bob",
+    ]
     peribolos = _task_step(objects, "peribolos-sync", "peribolos")
     assert peribolos["image"] == "us-docker.pkg.dev/k8s-infra-prow/images/peribolos:v20260821-a61940897"
     assert peribolos["command"] == ["/ko-app/peribolos"]
@@ -335,24 +374,37 @@ def test_sync_runs_ensure_token_fetch_config_peribolos_confirm_and_report() -> N
         "--confirm",
     ]
     report = _task_step(objects, "peribolos-sync", "report")
-    assert report["command"][-5:] == [
-        "--name",
-        "peribolos/sync",
-        "--exit-code-file",
-        "$(steps.step-peribolos.exitCode.path)",
-        "--propagate-exit-code",
+    assert report["command"] == [
+        "peribolos-step", "report", "--action", "sync", "--repo", "$(params.repo)",
+        "--revision", "$(params.revision)", "--state-dir", "/var/run/peribolos/state",
+        "--token-file", "/var/run/peribolos/report-token/token",
+        "--exit-code-file", "$(steps.step-peribolos.exitCode.path)",
+        "--check-run-when", "$(params.check_run_when)", "--app-name", "peribolos",
     ]
+    assert "onError" not in report, "report's exit code is the TaskRun's result"
+    assert report["env"] == [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
     volumes = {v["name"]: v for v in sync["spec"]["volumes"]}
-    assert volumes["token"]["emptyDir"]["medium"] == "Memory"
+    for name in ("peribolos-token", "fetch-token", "report-token", "state"):
+        assert volumes[name]["emptyDir"]["medium"] == "Memory", name
+    params = {p["name"]: p for p in sync["spec"]["params"]}
+    assert params["check_run_when"]["default"] == "always"
 
 
-def test_dry_run_never_confirms_and_reports_whatever_peribolos_exits_with() -> None:
+def test_dry_run_never_confirms_and_reads_only() -> None:
     objects = flat_objects("defaults")
     peribolos = _task_step(objects, "peribolos-dry-run", "peribolos")
     assert "--confirm" not in peribolos["args"]
     assert peribolos["onError"] == "continue"
+    prepare = _task_step(objects, "peribolos-dry-run", "prepare")["command"]
+    # The read equivalents of the default flags' needs; no Lease (a dry run applies nothing).
+    assert [a for a in prepare if a.startswith("--peribolos-")][:-1] == [
+        "--peribolos-permission=administration=read",
+        "--peribolos-permission=members=read",
+        "--peribolos-all-repositories",
+    ]
+    assert "--holder" not in prepare and "--details-url" not in prepare
     report = _task_step(objects, "peribolos-dry-run", "report")
-    assert "peribolos/dry-run" in report["command"]
+    assert report["command"][report["command"].index("--action") + 1] == "dry-run"
     assert "$(steps.step-peribolos.exitCode.path)" in report["command"]
 
 
@@ -394,7 +446,9 @@ def test_install_bootstraps_an_org_without_config_after_storing_its_token(
     ]
     assert bootstrap["args"] == args
     assert bootstrap["image"] == steps[0]["image"] and bootstrap["env"] == steps[0]["env"], "mints its tokens"
-    assert bootstrap["volumeMounts"] == steps[0]["volumeMounts"]
+    # The App key as install has it; no Kubernetes credential (it writes no Secret).
+    assert bootstrap["volumeMounts"] == [m for m in steps[0]["volumeMounts"] if m["name"] == "github-app"]
+    assert {m["name"] for m in steps[0]["volumeMounts"]} == {"github-app", "kube-api"}
 
 
 def test_interceptor_gets_config_repo_path_and_allowed_orgs() -> None:
@@ -410,9 +464,14 @@ def test_interceptor_gets_config_repo_path_and_allowed_orgs() -> None:
         "org-config",
         "--config-path",
         "orgs/peribolos.yaml",
+        "--actions",
+        "install,uninstall,sync,dry-run",
         "--allowed-orgs",
         "platform,infra",
     ]
+    # check_run is wired: the App id is required (no optional: the pod waits for the Secret's key).
+    (app_id,) = [e for e in container["env"] if e["name"] == "GITHUB_APP_ID"]
+    assert app_id["valueFrom"]["secretKeyRef"] == {"name": "ghes-app", "key": "id"}
 
 
 @pytest.mark.parametrize(
@@ -467,11 +526,7 @@ def test_extra_labels_annotations_and_scheduling_reach_every_object_and_pod() ->
         pod = template["spec"]["resourcetemplates"][0]["spec"]["podTemplate"]
         assert pod["nodeSelector"] == deployment["nodeSelector"]
         assert pod["imagePullSecrets"] == [{"name": "registry-creds"}]
-        assert template["spec"]["resourcetemplates"][0]["spec"]["serviceAccountName"] == "custom-runner"
-    # A user-provided TaskRun ServiceAccount is bound, not created.
-    assert not _find(objects, "ServiceAccount", "custom-runner")
-    binding = _one(objects, "RoleBinding", "peribolos-taskrun")
-    assert binding["subjects"][0]["name"] == "custom-runner"
+        assert pod["automountServiceAccountToken"] is False
     listener = _one(objects, "EventListener", "peribolos")
     el_pod = listener["spec"]["resources"]["kubernetesResource"]["spec"]["template"]["spec"]
     assert el_pod["nodeSelector"] == deployment["nodeSelector"]
@@ -584,3 +639,26 @@ def test_tasks_carry_the_tekton_catalog_annotations(case: str) -> None:
         assert "peribolos" in annotations["tekton.dev/tags"].split(", ")
         assert annotations["tekton.dev/platforms"] == "linux/amd64"
         assert task["metadata"]["labels"]["app.kubernetes.io/version"]
+
+
+@pytest.mark.parametrize(
+    ("sets", "actions", "app_id_required"),
+    [
+        pytest.param([], "install,uninstall,sync,dry-run", True, id="check-runs-wired"),
+        pytest.param(["events.sync=false", "events.dryRun=false"], "install,uninstall", False,
+                     id="no-check-runs"),
+    ],
+)
+def test_the_interceptor_needs_the_app_id_exactly_when_check_runs_are_wired(
+    sets: list[str], actions: str, app_id_required: bool
+) -> None:
+    rendered = render_objects(load_values(sets=sets))
+    objects = [o for group in rendered.values() for o in group]
+    pod = _one(objects, "Deployment", "peribolos-interceptor")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    command = container["command"]
+    assert command[command.index("--actions") + 1] == actions
+    app_id = [e for e in container.get("env", []) if e["name"] == "GITHUB_APP_ID"]
+    assert bool(app_id) is app_id_required
+    if app_id:
+        assert "optional" not in app_id[0]["valueFrom"]["secretKeyRef"], "the pod waits for the App id"

@@ -1,5 +1,7 @@
 """Least privilege and hardening, over every values case: RBAC without wildcards and with only each
-actor's verbs, the App private key only in this project's own steps, hardened pods everywhere."""
+identity's verbs, no Secret access where the App key lives, the App private key only in this project's
+own minting steps, each token in a volume of its own, a Kubernetes credential only in the steps that call
+the API, hardened pods everywhere."""
 
 from __future__ import annotations
 
@@ -8,41 +10,76 @@ from typing import Any
 
 import pytest
 
-from .conftest import flat_objects
+from generator import render
 
-# Exactly what each actor may do (resource → verbs), and nothing else.
-EXPECTED_RULES = {
-    ("Role", "peribolos-eventlistener"): {
-        ("triggers.tekton.dev", "eventlisteners"): {"get", "list", "watch"},
-        ("triggers.tekton.dev", "triggers"): {"get", "list", "watch"},
-        ("triggers.tekton.dev", "triggerbindings"): {"get", "list", "watch"},
-        ("triggers.tekton.dev", "triggertemplates"): {"get", "list", "watch"},
-        ("triggers.tekton.dev", "interceptors"): {"get", "list", "watch"},
-        ("", "configmaps"): {"get", "list", "watch"},
-        ("tekton.dev", "taskruns"): {"create"},
-        ("", "events"): {"create", "patch"},
-    },
-    ("ClusterRole", "peribolos-eventlistener-"): {
-        ("triggers.tekton.dev", "clustertriggerbindings"): {"get", "list", "watch"},
-        ("triggers.tekton.dev", "clusterinterceptors"): {"get", "list", "watch"},
-    },
-    ("Role", "peribolos-taskrun"): {("", "secrets"): {"get", "create", "update", "delete"}},
-    ("Role", "peribolos-refresher"): {
-        ("", "secrets"): {"get", "list", "create", "update", "patch", "delete"}
-    },
-    # Drift repair: the sync TriggerTemplate (by name) and TaskRuns, as the EventListener; no Secrets.
-    ("Role", "peribolos-drift-repair"): {
-        ("triggers.tekton.dev", "triggertemplates"): {"get"},
-        ("tekton.dev", "taskruns"): {"create", "list"},
-    },
-    ("Role", "peribolos-prune"): {("tekton.dev", "taskruns"): {"list", "delete"}},
+from .conftest import case_values, flat_objects
+
+SECRETS = ("", "secrets")
+EVENTLISTENER_RULES = {
+    ("triggers.tekton.dev", "eventlisteners"): {"get", "list", "watch"},
+    ("triggers.tekton.dev", "triggers"): {"get", "list", "watch"},
+    ("triggers.tekton.dev", "triggerbindings"): {"get", "list", "watch"},
+    ("triggers.tekton.dev", "triggertemplates"): {"get", "list", "watch"},
+    ("triggers.tekton.dev", "interceptors"): {"get", "list", "watch"},
+    ("", "configmaps"): {"get", "list", "watch"},
+    ("tekton.dev", "taskruns"): {"create"},
+    ("", "events"): {"create", "patch"},
 }
+
+
+Rules = dict[tuple[str, str, str], dict[tuple[str, str], set[str]]]
+
+
+def expected_rules(objects: list[dict[str, Any]]) -> Rules:
+    """Exactly what each identity may do, and where: (kind, name, "app" | "tokens") → resource → verbs."""
+    tasks = {o["metadata"]["name"] for o in objects if o["kind"] == "Task"}
+    out: Rules = {
+        ("Role", "peribolos-eventlistener", "app"): EVENTLISTENER_RULES,
+        ("ClusterRole", "peribolos-eventlistener-", ""): {
+            ("triggers.tekton.dev", "clustertriggerbindings"): {"get", "list", "watch"},
+            ("triggers.tekton.dev", "clusterinterceptors"): {"get", "list", "watch"},
+        },
+    }
+    cronjobs = {o["metadata"]["name"] for o in objects if o["kind"] == "CronJob"}
+    if "peribolos-token-refresher" in cronjobs:
+        out[("Role", "peribolos-refresher", "tokens")] = {
+            SECRETS: {"get", "list", "create", "update", "patch", "delete"}
+        }
+    if "peribolos-drift-repair" in cronjobs:
+        # The sync TriggerTemplate (by name) and TaskRuns, as the EventListener; no Secrets.
+        out[("Role", "peribolos-drift-repair", "app")] = {
+            ("triggers.tekton.dev", "triggertemplates"): {"get"},
+            ("tekton.dev", "taskruns"): {"create", "list"},
+        }
+    if "peribolos-prune" in cronjobs:
+        out[("Role", "peribolos-prune", "app")] = {("tekton.dev", "taskruns"): {"list", "delete"}}
+    if "peribolos-install" in tasks:
+        out[("Role", "peribolos-install", "tokens")] = {SECRETS: {"get", "create", "update", "patch"}}
+    if "peribolos-uninstall" in tasks:
+        out[("Role", "peribolos-uninstall", "tokens")] = {SECRETS: {"delete"}}
+    sync: dict[tuple[str, str], set[str]] = {}
+    if "peribolos-sync" in tasks:
+        sync[("coordination.k8s.io", "leases")] = {"get", "create", "update"}
+    if tasks & {"peribolos-sync", "peribolos-dry-run"}:
+        sync[("", "pods/log")] = {"get"}
+        out[("Role", "peribolos-sync", "app")] = sync
+    return out
+
+
 # Steps allowed to see the App's credentials (they mint tokens); peribolos is never one of them.
 KEY_STEPS = {
     ("peribolos-install", "install"),
     ("peribolos-install", "bootstrap"),
-    ("peribolos-sync", "ensure-token"),
-    ("peribolos-dry-run", "ensure-token"),
+    ("peribolos-sync", "prepare"),
+    ("peribolos-dry-run", "prepare"),
+}
+# Steps that call the Kubernetes API, and so mount the projected ServiceAccount token.
+API_STEPS = {
+    ("peribolos-install", "install"),
+    ("peribolos-uninstall", "uninstall"),
+    ("peribolos-sync", "prepare"),  # the org's Lease
+    ("peribolos-sync", "report"),  # peribolos' log, the Lease
+    ("peribolos-dry-run", "report"),  # peribolos' log
 }
 
 
@@ -55,42 +92,69 @@ def _rules(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
     return out
 
 
-def test_rbac_has_no_wildcards_and_each_actor_only_its_verbs(case: str) -> None:
-    roles = [o for o in flat_objects(case) if o["kind"] in ("Role", "ClusterRole")]
-    assert roles
+def _namespaces(case: str) -> tuple[str, str]:
+    """(the namespace of the App key, EventListener and Tasks; the token namespace)."""
+    values = case_values(case)
+    return values.data["namespace"], render.token_namespace(values)
+
+
+def test_rbac_has_no_wildcards_and_each_identity_only_its_verbs(case: str) -> None:
+    objects = flat_objects(case)
+    app, tokens = _namespaces(case)
+    assert app != tokens
+    where = {app: "app", tokens: "tokens", None: ""}
+    roles = [o for o in objects if o["kind"] in ("Role", "ClusterRole")]
+    found = {}
     for role in roles:
         for rule in role["rules"]:
             for key in ("apiGroups", "resources", "verbs"):
                 assert "*" not in rule[key], (role["metadata"]["name"], rule)
             assert "resourceNames" not in rule or rule["resourceNames"]
         name = role["metadata"]["name"]
-        key = (
-            role["kind"],
-            "peribolos-eventlistener-" if name.startswith("peribolos-eventlistener-") else name,
-        )
-        assert _rules(role) == EXPECTED_RULES[key], key
-    # No ClusterRole can touch Secrets or create anything.
+        if name.startswith("peribolos-eventlistener-"):
+            name = "peribolos-eventlistener-"
+        found[(role["kind"], name, where[role["metadata"].get("namespace")])] = _rules(role)
+    assert found == expected_rules(objects)
+    # No ClusterRole can touch Secrets or create anything; no Role reaches Secrets where the App key is.
     for role in roles:
         if role["kind"] == "ClusterRole":
             assert all(r["verbs"] == ["get", "list", "watch"] for r in role["rules"])
-            assert all("secrets" not in r["resources"] for r in role["rules"])
+        if role["kind"] == "ClusterRole" or role["metadata"]["namespace"] == app:
+            assert all("secrets" not in r["resources"] for r in role["rules"]), role["metadata"]["name"]
 
 
 def test_every_binding_binds_its_own_account_to_its_own_role(case: str) -> None:
     objects = flat_objects(case)
+    app, _ = _namespaces(case)
     for binding in (o for o in objects if o["kind"] in ("RoleBinding", "ClusterRoleBinding")):
         name = binding["metadata"]["name"]
         assert binding["roleRef"]["name"] == name
         (subject,) = binding["subjects"]
-        assert subject["kind"] == "ServiceAccount"
+        assert subject["kind"] == "ServiceAccount" and subject["namespace"] == app
         if name.startswith("peribolos-eventlistener"):
             assert subject["name"] == "peribolos-eventlistener"
+        else:
+            assert subject["name"] == name
     # The interceptor needs no API access at all.
     assert not any(
         b["subjects"][0]["name"] == "peribolos-interceptor"
         for b in objects
         if b["kind"] in ("RoleBinding", "ClusterRoleBinding")
     )
+
+
+def test_no_service_account_mounts_its_token_by_default(case: str) -> None:
+    """Only the EventListener's: Triggers makes its Deployment and lets no pod field turn the token on."""
+    objects = flat_objects(case)
+    for account in (o for o in objects if o["kind"] == "ServiceAccount"):
+        name = account["metadata"]["name"]
+        assert ("automountServiceAccountToken" not in account) == (name == "peribolos-eventlistener"), name
+        if name != "peribolos-eventlistener":
+            assert account["automountServiceAccountToken"] is False, name
+    for template in (o for o in objects if o["kind"] == "TriggerTemplate"):
+        run = template["spec"]["resourcetemplates"][0]["spec"]
+        assert run["podTemplate"]["automountServiceAccountToken"] is False
+        assert run["serviceAccountName"] in {"peribolos-install", "peribolos-uninstall", "peribolos-sync"}
 
 
 def _task_steps(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -124,21 +188,46 @@ def test_private_key_only_in_this_projects_minting_steps(case: str) -> None:
             assert not _touches_secrets(spec, step)
             assert not any("private" in a or "app-id" in a for a in step["args"])
             mounts = {m["name"] for m in step["volumeMounts"]}
-            assert mounts == {"token", "config"}
+            assert mounts == {"peribolos-token", "config"}, "its token and the config, nothing else"
             assert all(m["readOnly"] for m in step["volumeMounts"])
+            assert "env" not in step
     wired = {o["metadata"]["name"] for o in objects if o["kind"] == "Task"}
     assert seen == {k for k in KEY_STEPS if k[0] in wired}
 
 
-def test_token_travels_in_a_memory_volume_never_a_param(case: str) -> None:
+def test_a_kubernetes_credential_only_in_the_steps_that_call_the_api(case: str) -> None:
+    objects = flat_objects(case)
+    seen = set()
+    for task, spec, step in _task_steps(objects):
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        projected = {m["name"] for m in step.get("volumeMounts", []) if "projected" in volumes[m["name"]]}
+        if projected:
+            (name,) = projected
+            assert (task, step["name"]) in API_STEPS, (task, step["name"])
+            sources = volumes[name]["projected"]["sources"]
+            assert [list(s) for s in sources] == [["serviceAccountToken"], ["configMap"], ["downwardAPI"]]
+            (mount,) = [m for m in step["volumeMounts"] if m["name"] == name]
+            assert mount == {"name": name, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                             "readOnly": True}
+            seen.add((task, step["name"]))
+    wired = {o["metadata"]["name"] for o in objects if o["kind"] == "Task"}
+    expected = {k for k in API_STEPS if k[0] in wired}
+    assert seen == expected
+
+
+def test_each_token_travels_to_its_consumer_alone_in_a_memory_volume(case: str) -> None:
+    consumers = {"peribolos-token": "peribolos", "fetch-token": "fetch-config", "report-token": "report"}
     for task, spec, step in _task_steps(flat_objects(case)):
         names = [p["name"] for p in spec.get("params", [])]
         assert not any("token" in name for name in names), task
         assert "results" not in spec
-        if task in ("peribolos-sync", "peribolos-dry-run"):
-            volumes = {v["name"]: v for v in spec["volumes"]}
-            assert volumes["token"]["emptyDir"]["medium"] == "Memory"
-            assert {"token"} <= {m["name"] for m in step["volumeMounts"]}
+        if task not in ("peribolos-sync", "peribolos-dry-run"):
+            continue
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        mounts = {m["name"] for m in step["volumeMounts"]}
+        for volume, consumer in consumers.items():
+            assert volumes[volume]["emptyDir"]["medium"] == "Memory"
+            assert (volume in mounts) == (step["name"] in ("prepare", consumer)), (task, step["name"], volume)
 
 
 def _pod_specs(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:

@@ -89,11 +89,12 @@ def _mutate_step_without_name(o: Objects) -> None:
 
 def _mutate_unknown_step_ref(o: Objects) -> None:
     command = _step(o, "peribolos-dry-run", "report")["command"]
-    command[-1] = "$(steps.step-run-peribolos.exitCode.path)"
+    at = command.index("$(steps.step-peribolos.exitCode.path)")
+    command[at] = "$(steps.step-run-peribolos.exitCode.path)"
 
 
 def _mutate_wildcard_verb(o: Objects) -> None:
-    _obj(o, "Role", "peribolos-taskrun")["rules"][0]["verbs"] = ["*"]
+    _obj(o, "Role", "peribolos-sync")["rules"][0]["verbs"] = ["*"]
 
 
 def _mutate_unknown_field(o: Objects) -> None:
@@ -198,8 +199,9 @@ CASES: list[tuple[str, Callable[[Objects], None], list[str]]] = [
         "fixed-taskrun-name",
         _mutate_fixed_taskrun_name,
         [
-            TT + "peribolos-sync: spec.resourcetemplates[0].metadata.name: use "
-            "generateName; a fixed name makes the second event fail with AlreadyExists"
+            TT + "peribolos-sync: spec.resourcetemplates[0].metadata.name: name it after the event (e.g. "
+            "$(tt.params.delivery_id)) or use generateName; a fixed name makes the second event fail with "
+            "AlreadyExists"
         ],
     ),
     (
@@ -211,7 +213,7 @@ CASES: list[tuple[str, Callable[[Objects], None], list[str]]] = [
         "unknown-step-ref",
         _mutate_unknown_step_ref,
         [
-            "tasks.yaml: Task/peribolos-dry-run: spec.steps[3].command[11]: $(steps.step-run-peribolos.…) "
+            "tasks.yaml: Task/peribolos-dry-run: spec.steps[3].command[13]: $(steps.step-run-peribolos.…) "
             "names no "
             "step of this Task"
         ],
@@ -220,7 +222,7 @@ CASES: list[tuple[str, Callable[[Objects], None], list[str]]] = [
         "wildcard-verb",
         _mutate_wildcard_verb,
         [
-            "rbac.yaml: Role/peribolos-taskrun: rules[0].verbs: wildcard '*' grants more than any actor of "
+            "rbac.yaml: Role/peribolos-sync: rules[0].verbs: wildcard '*' grants more than any actor of "
             "this "
             "service needs; list them"
         ],

@@ -44,6 +44,23 @@ def console_script(name: str) -> str:
     return found
 
 
+def render_manifests(output_dir: Path, sets: Mapping[str, str]) -> list[dict[str, Any]]:
+    """``peribolos-generate render --set k=v ... --output-dir DIR``, read back as ``kubectl apply -k`` would
+    (the files kustomization.yaml lists, in its order)."""
+    args = [console_script("peribolos-generate"), "render", "--output-dir", str(output_dir)]
+    for key, value in sets.items():
+        args += ["--set", f"{key}={value}"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise ClusterError(f"peribolos-generate render failed ({done.returncode}): {done.stderr}")
+    kustomization = yaml.safe_load((output_dir / "kustomization.yaml").read_text())
+    files = [output_dir / name for name in kustomization["resources"]]
+    present = sorted(p.name for p in output_dir.glob("*.yaml") if p.name != "kustomization.yaml")
+    if sorted(f.name for f in files) != present:
+        raise ClusterError(f"kustomization.yaml lists {[f.name for f in files]}, the folder has {present}")
+    return [doc for path in files for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
 def sign(body: bytes, secret: bytes) -> str:
     """``X-Hub-Signature-256`` of ``body``, as GitHub computes it."""
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
@@ -62,8 +79,8 @@ class Product:
 
     @property
     def token_namespace(self) -> str:
-        """Where the installations' token Secrets live."""
-        return self.values.get("tokenNamespace") or self.namespace
+        """Where the installations' token Secrets live (the render's default: ``<namespace>-tokens``)."""
+        return self.values.get("tokenNamespace") or f"{self.namespace}-tokens"
 
     def send_webhook(
         self,

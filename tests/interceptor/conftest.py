@@ -167,6 +167,8 @@ def start_interceptor(args: list[str], env: dict[str, str] | None = None, wait: 
         str(port),
         *args,
     ]
+    if not any(a.startswith(("--app-id", "--actions")) for a in args) and "GITHUB_APP_ID" not in (env or {}):
+        command += ["--app-id", "2"]  # check_run is served: the App id is required (the fixtures' App)
     full_env = {k: v for k, v in os.environ.items() if k not in ("WEBHOOK_SECRET", "GITHUB_APP_ID")}
     full_env.update(env or {})
     proc = subprocess.Popen(

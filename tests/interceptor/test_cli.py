@@ -6,6 +6,7 @@ import importlib.metadata
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -62,6 +63,10 @@ def test_parse_orgs(value: str | None, orgs: frozenset[str] | None) -> None:
         (["--webhook-secret-file", "{secret}", "--port", "70000"], "--port"),
         (["--webhook-secret-file", "{short}"], "webhook secret 2 of {short} is 1 characters long"),
         (["--webhook-secret-file", "{fifteen}"], "is 15 characters long; use at least 16"),
+        (["--webhook-secret-file", "{secret}"], "--app-id / GITHUB_APP_ID is required: sync, dry-run are "
+         "re-run by a rerequested check run, which counts only when this App made it"),
+        (["--webhook-secret-file", "{secret}", "--actions", "install,bogus", "--app-id", "2"],
+         "must be a comma-separated list of install, uninstall, sync, dry-run; unknown: bogus"),
     ],
     ids=[
         "no-secret",
@@ -72,6 +77,8 @@ def test_parse_orgs(value: str | None, orgs: frozenset[str] | None) -> None:
         "port-range",
         "one-character-secret",
         "fifteen-characters",
+        "check-runs-served-without-app-id",
+        "unknown-action",
     ],
 )
 def test_bad_configuration_exits_2_before_serving(tmp_path: Path, args: list[str], message: str) -> None:
@@ -92,3 +99,9 @@ def test_version() -> None:
     assert result.exit_code == 0
     version = importlib.metadata.version("peribolos-as-a-service")
     assert result.output.split(", version ")[1].strip() == version
+
+
+def test_an_install_without_check_runs_needs_no_app_id(interceptor_process: Any) -> None:
+    """Only install and uninstall wired: no rerequest to judge, so no App id is needed to start."""
+    running = interceptor_process("--actions", "install,uninstall", secrets=["a-webhook-secret"])
+    assert running.proc.poll() is None

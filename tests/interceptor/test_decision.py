@@ -17,8 +17,9 @@ from tekton.interceptor.decision import (
     INVALID_ARGUMENT,
     MAX_PUSH_COMMITS,
     Config,
-    decide,
+    Decision,
 )
+from tekton.interceptor.decision import decide as _decide
 from tests.interceptor.conftest import (
     AFTER_SHA,
     HEAD_SHA,
@@ -30,7 +31,14 @@ from tests.interceptor.conftest import (
     org_installation,
 )
 
-DEFAULT = Config()
+DEFAULT = Config(app_id=2)
+"""As the interceptor runs: with the App id (the check-run fixtures' App is 2)."""
+DELIVERY = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+
+
+def decide(event: str, payload: Any, config: Config, delivery_id: str = DELIVERY) -> Decision:
+    """The decision, for a delivery with a GUID as GitHub sends (its own tests below)."""
+    return _decide(event, payload, config, delivery_id)
 
 
 def _with(payload: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -195,7 +203,6 @@ def test_pull_request_to_the_config_repo_dry_runs_at_the_head(action: str) -> No
 CHECK_RUN_ROWS = [
     ("sync", "peribolos/sync", DEFAULT, "sync", "refs/heads/main"),
     ("dry-run", "peribolos/dry-run", DEFAULT, "dry-run", "refs/pull/2/head"),
-    ("sync-our-app", "peribolos/sync", Config(app_id=2), "sync", "refs/heads/main"),
 ]
 
 
@@ -379,6 +386,27 @@ SKIP_ROWS: list[tuple[str, str, Callable[[], Any], Config, str]] = [
         DEFAULT,
         "not the default",
     ),
+    (
+        "check-run-sync-no-head-branch",
+        "check_run",
+        lambda: _with(config_check_run(), "check_run.check_suite.head_branch", None),
+        DEFAULT,
+        "has no check_suite.head_branch: only a re-run on the default branch main is applied",
+    ),
+    (
+        "check-run-without-app-id-configured",
+        "check_run",
+        lambda: config_check_run(),
+        Config(),
+        "no --app-id is configured",
+    ),
+    (
+        "action-not-wired",
+        "push",
+        lambda: config_push(),
+        replace(DEFAULT, served=frozenset({"install", "uninstall"})),
+        "push means sync, which this install does not wire",
+    ),
 ]
 
 
@@ -523,8 +551,7 @@ INVALID_ROWS: list[tuple[str, str, Callable[[], Any], str]] = [
     ("event", "make", "why"), [r[1:] for r in INVALID_ROWS], ids=[r[0] for r in INVALID_ROWS]
 )
 def test_malformed_payloads_say_which_field(event: str, make: Callable[[], Any], why: str) -> None:
-    config = Config(app_id=2) if "app-id" in why or event == "check_run" else DEFAULT
-    decision = decide(event, make(), config)
+    decision = decide(event, make(), DEFAULT)
     assert not decision.proceed
     assert decision.code == INVALID_ARGUMENT, decision.reason
     assert why in decision.reason
@@ -580,13 +607,52 @@ def test_bad_interceptor_params_are_refused(params: dict[str, Any]) -> None:
     ("delivery", "kept"),
     [
         ("72d3162e-cc78-11e3-81ab-4c9367dc0958", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
-        ("$(touch /x)", ""),
-        ("", ""),
+        ("72D3162E-CC78-11E3-81AB-4C9367DC0958", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+        ("d-1", "d-1"),
+        ("$(touch /x)", None),
+        ("", None),
+        ("-leading-hyphen", None),
+        ("a" * 40, None),
     ],
-    ids=["guid", "shell", "missing"],
+    ids=["guid", "upper-case-guid", "short", "shell", "missing", "leading-hyphen", "too-long-for-a-name"],
 )
-def test_only_guid_delivery_ids_are_passed_on(delivery: str, kept: str) -> None:
-    assert decide("push", config_push(), DEFAULT, delivery_id=delivery).extensions["delivery_id"] == kept
+def test_the_taskrun_is_named_after_the_delivery_id(delivery: str, kept: str | None) -> None:
+    """A redelivered webhook names the same TaskRun (409): an id that cannot end a TaskRun name, or none,
+    is refused (GitHub always sends a GUID)."""
+    decision = decide("push", config_push(), DEFAULT, delivery_id=delivery)
+    if kept is None:
+        assert (decision.proceed, decision.code) == (False, INVALID_ARGUMENT)
+        assert "X-GitHub-Delivery" in decision.reason and "the TaskRun is named after it" in decision.reason
+    else:
+        assert decision.extensions["delivery_id"] == kept
+        assert len(f"peribolos-dry-run-{kept}-pod") <= 63
+
+
+@pytest.mark.parametrize(
+    ("added", "actions", "expected"),
+    [
+        ([".github"], {"sync"}, "sync"),
+        (["Space", ".GitHub"], {"sync"}, "sync"),
+        (["Space"], {"sync"}, None),
+        ([".github"], {"install"}, "install"),
+        ([".github"], {"dry-run"}, None),
+    ],
+    ids=["config-repo-added", "any-case-among-others", "other-repo", "install-trigger", "dry-run-trigger"],
+)
+def test_the_config_repository_added_syncs_its_head(
+    added: list[str], actions: set[str], expected: str | None
+) -> None:
+    """One event, two TaskRuns: installation_repositories added re-mints (install) and, when the config
+    repository is among those added, the sync Trigger syncs its default branch's head."""
+    payload = org_installation("installation_repositories/added")
+    payload["repositories_added"] = [
+        {"id": i, "name": n, "full_name": f"{ORG}/{n}"} for i, n in enumerate(added)]
+    decision = decide("installation_repositories", payload, replace(DEFAULT, actions=frozenset(actions)))
+    assert (decision.action if decision.proceed else None) == expected, decision.reason
+    if expected == "sync":
+        assert {k: decision.extensions[k] for k in CONFIG_KEYS} == {
+            "repo": f"{ORG}/.github", "revision": "", "ref": "", "config_path": "peribolos.yaml"}
+        assert set(decision.extensions) == EXTENSION_KEYS
 
 
 @pytest.mark.parametrize(

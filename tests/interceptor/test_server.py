@@ -182,7 +182,7 @@ def test_a_failed_bind_exits_2_with_one_line(interceptor_process: Start, host: s
         capture_output=True,
         text=True,
         timeout=30,
-        env={"PATH": "/usr/bin:/bin", "WEBHOOK_SECRET": SECRET},
+        env={"PATH": "/usr/bin:/bin", "WEBHOOK_SECRET": SECRET, "GITHUB_APP_ID": "2"},
     )
     assert proc.returncode == 2, proc.stderr
     assert f"cannot listen on {host}:{taken.port}" in proc.stderr

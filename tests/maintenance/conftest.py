@@ -54,6 +54,9 @@ def rendered(namespace: str, *sets: str) -> list[dict[str, Any]]:
 def installed(kube_apiserver: Any, namespace: str) -> list[dict[str, Any]]:
     """The rendered Tasks, TriggerTemplates, ServiceAccounts, Roles and RoleBindings, applied."""
     objects = rendered(namespace)
+    # createNamespace=false: the token namespace (the render's default, <namespace>-tokens) made by hand.
+    tokens = {o["metadata"]["namespace"] for o in objects} - {namespace}
+    kube_apiserver.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in tokens])
     kube_apiserver.apply(objects)
     return objects
 

@@ -164,8 +164,8 @@ def test_a_run_makes_one_sync_taskrun_per_active_org_installation(
     assert acme["metadata"]["annotations"]["peribolos.dev/drift-run"] == "job-1"
     assert acme["spec"]["taskRef"]["name"] == "peribolos-sync"
     params = {p["name"]: p["value"] for p in acme["spec"]["params"]}
-    assert (params["org"], params["repo"], params["revision"], params["report"]) == (
-        "Acme", "Acme/.github", "", "changes")
+    assert (params["org"], params["repo"], params["revision"], params["check_run_when"]) == (
+        "Acme", "Acme/.github", "", "changed-or-failed")
     assert github.mint_count == 0  # the JWT lists; each TaskRun mints its own tokens
 
 

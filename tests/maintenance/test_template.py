@@ -80,7 +80,7 @@ def test_drift_values_are_a_push_decision_at_no_revision() -> None:
     assert values == {
         "installation_id": "1001", "org": "Octo-Org", "secret_name": "peribolos-token-1001",
         "delivery_id": delivery_id("r", 1001), "repo": "Octo-Org/.github", "revision": "", "ref": "",
-        "config_path": "peribolos.yaml", "report": "changes", "trigger": "drift-repair",
+        "config_path": "peribolos.yaml", "check_run_when": "changed-or-failed", "trigger": "drift-repair",
     }
 
 
@@ -94,22 +94,22 @@ def test_a_login_github_would_not_allow_never_reaches_a_taskrun(login: str) -> N
 @pytest.mark.parametrize(
     "params",
     [
-        pytest.param([{"name": "revision", "value": ""}], id="adds report"),
-        pytest.param([{"name": "report", "value": "always"}, {"name": "revision", "value": ""}],
-                     id="replaces report"),
+        pytest.param([{"name": "revision", "value": ""}], id="adds check_run_when"),
+        pytest.param([{"name": "check_run_when", "value": "always"}, {"name": "revision", "value": ""}],
+                     id="replaces check_run_when"),
         pytest.param([], id="no params at all"),
     ],
 )
-def test_marks_label_annotation_and_report_changes(params: list[dict[str, str]]) -> None:
+def test_marks_label_annotation_and_check_run_when(params: list[dict[str, str]]) -> None:
     taskrun = {"metadata": {"labels": {"peribolos.dev/action": "sync"}}, "spec": {"params": params}}
     marked = mark_drift_run(taskrun, "job-1")
     assert marked["metadata"]["labels"] == {"peribolos.dev/action": "sync",
                                             "peribolos.dev/trigger": "drift-repair"}
     assert marked["metadata"]["annotations"] == {"peribolos.dev/drift-run": "job-1"}
-    reports = [p for p in marked["spec"]["params"] if p["name"] == "report"]
-    assert reports == [{"name": "report", "value": "changes"}]
-    assert [p for p in marked["spec"]["params"] if p["name"] != "report"] == [
-        p for p in params if p["name"] != "report"
+    reports = [p for p in marked["spec"]["params"] if p["name"] == "check_run_when"]
+    assert reports == [{"name": "check_run_when", "value": "changed-or-failed"}]
+    assert [p for p in marked["spec"]["params"] if p["name"] != "check_run_when"] == [
+        p for p in params if p["name"] != "check_run_when"
     ]
     assert taskrun["spec"]["params"] == params  # the input is left as it was
 
@@ -118,6 +118,21 @@ def _sync_template(*sets: str) -> dict[str, Any]:
     (template,) = [o for o in rendered("peribolos", *sets)
                    if o["kind"] == "TriggerTemplate" and o["metadata"]["name"] == "peribolos-sync"]
     return template
+
+
+def test_every_param_of_a_drift_taskrun_is_one_the_rendered_sync_task_declares() -> None:
+    """Tekton would pass an undeclared param silently unused: the Task must declare each one drift sets,
+    and the value of ``check_run_when`` must be one prepare and report accept."""
+    from peribolos_core.actions import CHECK_RUN_WHEN
+
+    taskrun = drift_taskrun(_sync_template(), ORG, run_id="job-1", config_repo=".github",
+                            config_path="peribolos.yaml")
+    (task,) = [o for o in rendered("peribolos")
+               if o["kind"] == "Task" and o["metadata"]["name"] == "peribolos-sync"]
+    declared = {p["name"] for p in task["spec"]["params"]}
+    given = {p["name"]: p["value"] for p in taskrun["spec"]["params"]}
+    assert set(given) <= declared, set(given) - declared
+    assert given["check_run_when"] in CHECK_RUN_WHEN
 
 
 def test_from_the_rendered_template_a_drift_taskrun_is_the_eventlisteners_sync_taskrun() -> None:
@@ -139,7 +154,8 @@ def test_from_the_rendered_template_a_drift_taskrun_is_the_eventlisteners_sync_t
     assert taskrun["metadata"]["annotations"]["peribolos.dev/delivery-id"] == delivery_id("job-1", 1001)
     params = {p["name"]: p["value"] for p in taskrun["spec"]["params"]}
     assert params == {"installation_id": "1001", "org": "Octo-Org", "repo": "Octo-Org/.github",
-                      "revision": "", "ref": "", "config_path": "peribolos.yaml", "report": "changes"}
+                      "revision": "", "ref": "", "config_path": "peribolos.yaml",
+                      "check_run_when": "changed-or-failed"}
 
 
 def test_the_config_location_of_the_values_reaches_the_taskrun() -> None:

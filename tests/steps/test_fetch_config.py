@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from tekton.steps import state
 from tekton.steps.config import InvalidConfig, check_config
+from tekton.steps.state import Record
 from tests.fakes.github import FakeGitHub, Fault
 from tests.steps.conftest import SHA, log_lines, run_step
 
@@ -177,3 +179,83 @@ def test_unwritable_output_exits_1(fake_github: FakeGitHub, token_file: Path, tm
     result = fetch(token_file, fake_github, blocker / "config.yaml")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1].startswith("peribolos-step fetch-config: error: FileExistsError")
+
+
+# --- as the Task runs it: after prepare, the outcome recorded for report -----------------------------
+
+
+def _task_fetch(token_file: Path, gh: FakeGitHub, tmp_path: Path, prepared: Record | None, *extra: str):
+    """fetch-config as the Task runs it: an empty --revision (the one prepare recorded), --state-dir."""
+    states = tmp_path / "state"
+    if prepared is not None:
+        state.write(states, prepared)
+    output = tmp_path / "config" / "peribolos.yaml"
+    result = fetch(
+        token_file, gh, output, "--revision", "", "--org", "octo-org", "--state-dir", states, *extra
+    )
+    return result, state.read(states, "fetch-config"), output
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "outcome", "cause", "problems"),
+    [
+        pytest.param(CONFIG, (), "ok", "", 0, id="valid"),
+        pytest.param(
+            b"orgs:\n  octo-org:\n    admins: [alice]\n",
+            ("--min-admins", "2"),
+            "failed",
+            "config",
+            1,
+            id="fewer-admins-than-min-admins",
+        ),
+        pytest.param(
+            CONFIG, ("--required-admins", "dave"), "failed", "config", 1, id="required-admin-missing"
+        ),
+        pytest.param(
+            b"orgs:\n  other-org:\n    admins: [alice, bob]\n", (), "failed", "config", 1, id="another-org"
+        ),
+        pytest.param(b"orgs: [\n", (), "failed", "config", 1, id="yaml-error"),
+        pytest.param(None, (), "failed", "github", 0, id="missing-file"),
+    ],
+)
+def test_the_outcome_is_recorded_and_the_step_exits_0(
+    fake_github: FakeGitHub,
+    token_file: Path,
+    tmp_path: Path,
+    content: bytes | None,
+    extra: tuple[str, ...],
+    outcome: str,
+    cause: str,
+    problems: int,
+) -> None:
+    if content is not None:
+        fake_github.add_file("octo-org/.github", SHA, "peribolos.yaml", content)
+    result, record, output = _task_fetch(
+        token_file, fake_github, tmp_path, Record("prepare", "ok", revision=SHA), *extra
+    )
+    assert result.exit_code == 0, result.stderr
+    assert record is not None and (record.outcome, record.cause) == (outcome, cause), record
+    assert len([p for p in record.problems if ": warning: " not in p]) == problems
+    assert len(record.annotations) == len(record.problems)
+    assert output.exists() is (outcome == "ok"), "peribolos gets no config to act on when the check fails"
+    if content is not None:
+        assert fake_github.requests[-1].query == {"ref": [SHA]}, "the revision prepare recorded"
+
+
+@pytest.mark.parametrize(
+    "prepared",
+    [
+        None,
+        Record("prepare", "superseded", revision=SHA, newer="9" * 40),
+        Record("prepare", "failed", revision=SHA),
+    ],
+    ids=["none", "superseded", "failed"],
+)
+def test_nothing_is_fetched_unless_prepare_succeeded(
+    fake_github: FakeGitHub, token_file: Path, tmp_path: Path, prepared: Record | None
+) -> None:
+    fake_github.add_file("octo-org/.github", SHA, "peribolos.yaml", CONFIG)
+    result, record, output = _task_fetch(token_file, fake_github, tmp_path, prepared)
+    assert result.exit_code == 0
+    assert record is not None and record.outcome == "skipped"
+    assert not output.exists() and fake_github.requests == []
