@@ -92,9 +92,9 @@ token_file_option = click.option(
 repo_option = click.option("--repo", required=True, help="Repository as ORG/REPO, e.g. my-org/.github.")
 
 
-def _minter(app: AppSettings) -> token_cases.Minter:
-    """The steps mint without a budget of their own (one mint at most per step; see peribolos_core.tokens)."""
-    return token_cases.Minter(clients.github_app(app))
+def _minter(app: AppSettings, kube: KubeSettings) -> token_cases.Minter:
+    """The App-wide mint budget's minter (``--mint-budget``): a step that must wait for a slot logs it."""
+    return clients.minter(app, kube)
 
 
 def _now() -> datetime:
@@ -135,7 +135,7 @@ def install(installation_id: int, app: AppSettings, kube: KubeSettings) -> None:
     Run on installation created/unsuspend/new_permissions_accepted and repositories added/removed.
     """
     check_installation_id(installation_id)
-    outcome = token_cases.install(_minter(app), clients.token_store(kube), installation_id)
+    outcome = token_cases.install(_minter(app, kube), clients.token_store(kube), installation_id)
     log.info("installation token stored", extra=tokens.describe(outcome, _now()))
 
 
@@ -187,7 +187,7 @@ def ensure_token(
     """
     check_installation_id(installation_id)
     check_min_valid(min_valid)
-    minter, store = _minter(app), clients.token_store(kube)
+    minter, store = _minter(app, kube), clients.token_store(kube)
     now = _now()
     outcome = token_cases.ensure(minter, store, installation_id, min_valid, now)
     if token_file is not None:

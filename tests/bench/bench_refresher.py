@@ -36,12 +36,12 @@ from kubernetes import client
 
 from peribolos_core.github import GitHubApp
 from peribolos_core.http import new_session
+from peribolos_core.mint_budget import LocalMintBudget as MintBudget
 from peribolos_core.token_secret import build_secret
 from peribolos_core.token_store import TokenStore
 from tests.fakes.fixtures import APP_ID, write_key
 from tests.fakes.github import FakeGitHub
 from tests.infra.controlplane import start_control_plane
-from token_refresher.budget import MintBudget
 from token_refresher.executor import run_bounded
 from token_refresher.reconcile import Refresher
 

@@ -16,12 +16,14 @@ BAD_CONFIG = {
     "missing-app-id": ([], {"GITHUB_APP_ID": ""}, "--app-id"),
     "missing-key-file": ([], {"GITHUB_APP_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, "/nonexistent/key.pem"),
     "concurrency-over-100": (["--concurrency", "101"], {}, "--concurrency"),
-    "bare-number-duration": (["--min-valid", "45"], {}, "--min-valid"),
-    "min-valid-a-whole-hour": (["--min-valid", "1h"], {}, "--min-valid"),
+    "bare-number-duration": (["--margin", "15"], {}, "--margin"),
+    "margin-a-whole-hour": (["--margin", "1h"], {}, "--margin"),
+    "interval-over-30-minutes": (["--interval", "31m"], {}, "--interval must be between 1m and 30m"),
+    "budget-name-not-a-name": ([], {"MINT_BUDGET": "Not A Name"}, "is not a valid ConfigMap name"),
     "kube-unreachable": ([], {"KUBECONFIG": "DEAD"}, "cannot list the token Secrets"),
     # Issue 14: these printed a traceback, or were accepted as long as they were not empty.
     "max-run-time-overflowing": (["--max-run-time", "9" * 23 + "d"], {}, "longer than 999999999d"),
-    "min-valid-overflowing": (["--min-valid", "99999999999999999999d"], {}, "longer than 999999999d"),
+    "margin-overflowing": (["--margin", "99999999999999999999d"], {}, "longer than 999999999d"),
     "bad-namespace": ([], {"POD_NAMESPACE": "Not_A_Namespace"}, "is not a valid namespace name"),
     "bad-app-id": ([], {"GITHUB_APP_ID": "12 34"}, "--app-id / GITHUB_APP_ID must be the App's numeric id"),
 }
