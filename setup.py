@@ -56,6 +56,7 @@ setup(
             "peribolos-interceptor=tekton.interceptor.cli:main",
             "peribolos-step=tekton.steps.cli:main",
             "peribolos-refresh-tokens=token_refresher.cli:main",
+            "peribolos-exporter=tekton.exporter.cli:main",
         ],
     },
 )

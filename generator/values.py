@@ -24,6 +24,8 @@ from generator.errors import ValuesError
 from peribolos_core.durations import parse_duration
 from peribolos_core.settings import MIN_VALID_RULE, min_valid_ok
 
+from . import schedule
+
 DEFAULTS_SOURCE = "defaults"
 _SET_KEY = re.compile(r"^[A-Za-z0-9_-]+(?:(?<!\\)\.[^=]+)*$")
 
@@ -321,10 +323,16 @@ def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
     if exposure["type"] != "none" and not exposure["host"]:
         out.append((("exposure", "host"), f"required when exposure.type is {exposure['type']}",
                     (("exposure", "host"), ("exposure", "type"))))
-    for path in (("taskRun", "tokenMinValid"), ("refresher", "minValid")):
-        # The rule ensure-token --min-valid and the refresher's --min-valid apply (one home: settings).
+    for path in (("taskRun", "tokenMinValid"), ("refresher", "margin")):
+        # The rule ensure-token --min-valid and the refresher's --margin apply (one home: settings).
         if not min_valid_ok(parse_duration(data[path[0]][path[1]])):
             out.append((path, f"must be {MIN_VALID_RULE}", (path,)))
+    if data["refresher"]["enabled"]:
+        try:
+            schedule.check(data["refresher"]["schedule"])
+        except schedule.ScheduleError as exc:
+            path = ("refresher", "schedule")
+            out.append((path, str(exc), (path,)))
     interceptor = data["interceptor"]
     if interceptor["url"].startswith("https://") and not interceptor["caBundle"]:
         out.append((("interceptor", "caBundle"), "required when interceptor.url is https:// (Tekton Triggers "

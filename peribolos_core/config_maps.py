@@ -20,21 +20,18 @@ from .kube import REQUEST_TIMEOUT, json_body, kube_errors
 from .token_secret import LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY
 
 
-def config_map(
-    name: str, data: Mapping[str, str], component: str, resource_version: str | None = None
-) -> dict[str, Any]:
-    """The body of one of the service's ConfigMaps (pure)."""
-    metadata: dict[str, Any] = {
-        "name": name,
-        "labels": {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: component},
-    }
-    if resource_version is not None:
-        metadata["resourceVersion"] = resource_version
+def config_map(name: str, data: Mapping[str, str], component: str) -> dict[str, Any]:
+    """The body creating one of the service's ConfigMaps where the install did not render it (pure)."""
+    metadata = {"name": name, "labels": {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: component}}
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": dict(data)}
 
 
-def resource_version(obj: Mapping[str, Any]) -> str | None:
-    return (obj.get("metadata") or {}).get("resourceVersion")
+def with_data(obj: Mapping[str, Any], data: Mapping[str, str]) -> dict[str, Any]:
+    """The body replacing ``obj`` (as read) with ``data``: its name, labels, annotations and
+    ``resourceVersion`` kept, so the rendered object's labels survive our writes (pure)."""
+    kept = {k: v for k, v in (obj.get("metadata") or {}).items()
+            if k in ("name", "namespace", "labels", "annotations", "resourceVersion")}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": kept, "data": dict(data)}
 
 
 def data_of(obj: Mapping[str, Any]) -> dict[str, str]:

@@ -20,7 +20,15 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from .errors import ConfigError, KubeConflict, KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
+from .errors import (
+    ConfigError,
+    KubeConflict,
+    KubeError,
+    KubeForbidden,
+    KubeGone,
+    KubeNotFound,
+    KubeUnavailable,
+)
 
 IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 REQUEST_TIMEOUT = (5.0, 30.0)
@@ -106,6 +114,8 @@ def error_for_api_exception(exc: ApiException, what: str) -> KubeError:
         return KubeNotFound(status, text)
     if status == 409:
         return KubeConflict(status, text)
+    if status == 410:
+        return KubeGone(status, text)
     if status in (401, 403):
         return KubeForbidden(status, f"{text}; check the ServiceAccount's Role (see the rendered RBAC)")
     if status is None or status == 429 or status >= 500:

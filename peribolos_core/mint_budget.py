@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from .config_maps import ConfigMaps, config_map, data_of, resource_version
+from .config_maps import ConfigMaps, config_map, data_of, with_data
 from .errors import KubeConflict, KubeNotFound, MintDeferred
 
 log = logging.getLogger("peribolos.mint_budget")
@@ -260,8 +260,7 @@ class KubeMintBudget(_Budget):
                 if obj is None:
                     obj = self._read_or_create()
                 result, window = change(self._decode(obj, now))
-                data = encode(window, self.per_minute)
-                body = config_map(self.name, data, COMPONENT, resource_version(obj))
+                body = with_data(obj, encode(window, self.per_minute))
                 try:
                     self._object = self.maps.replace(body)
                     return result

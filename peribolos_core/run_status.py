@@ -12,14 +12,16 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from .config_maps import ConfigMaps, config_map, data_of, resource_version
+from .config_maps import ConfigMaps, config_map, data_of, with_data
 from .errors import KubeConflict, KubeNotFound
 
 log = logging.getLogger("peribolos.run_status")
 
+RESULTS = ("refreshed", "created", "deleted", "suspended", "disallowed", "skipped", "fresh", "deferred",
+           "failed")
+"""What a run did with each installation (the keys of ``counts``)."""
 KEY = "last-run.json"
 COMPONENT = "refresher-status"
 """The ConfigMap's ``app.kubernetes.io/component`` label."""
@@ -77,14 +79,6 @@ def decode(data: Mapping[str, str]) -> RunStatus:
         raise ValueError(f"{KEY} is not a refresher status ({type(exc).__name__}: {exc})") from exc
 
 
-def earliest(instants: list[datetime]) -> float | None:
-    return min(instants).timestamp() if instants else None
-
-
-def utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
 class RunStatusStore:
     """Reads and writes the status ConfigMap ``name`` (create it, or replace the version read)."""
 
@@ -94,9 +88,11 @@ class RunStatusStore:
         self.max_attempts = max_attempts
 
     def read(self) -> RunStatus | None:
-        """The last run's status; None when no run wrote one yet. ValueError when it is not ours."""
+        """The last run's status; None when no run wrote one yet (no object, or the rendered empty one).
+        ValueError when it is not ours."""
         obj = self.maps.get(self.name)
-        return None if obj is None else decode(data_of(obj))
+        data = data_of(obj) if obj is not None else {}
+        return decode(data) if data.get(KEY) else None
 
     def write(self, status: RunStatus) -> None:
         """Store ``status`` (the last writer wins: a manual run's figures replace the CronJob's)."""
@@ -106,7 +102,7 @@ class RunStatusStore:
                 if obj is None:
                     self.maps.create(config_map(self.name, encode(status), COMPONENT))
                 else:
-                    self.maps.replace(config_map(self.name, encode(status), COMPONENT, resource_version(obj)))
+                    self.maps.replace(with_data(obj, encode(status)))
                 return
             except (KubeConflict, KubeNotFound):
                 continue

@@ -85,6 +85,13 @@ def check_namespace(value: str, what: str = "--namespace / POD_NAMESPACE") -> st
     return value
 
 
+def check_object_name(value: str, what: str) -> str:
+    """The name of a Kubernetes object such as a ConfigMap: an RFC 1123 subdomain."""
+    if not _OBJECT_NAME.fullmatch(value or ""):
+        raise ConfigError(f"{what} {_show(value)} is not a valid ConfigMap name")
+    return value
+
+
 def check_max_retries(value: int, what: str = "--github-max-retries") -> int:
     low, high = MAX_RETRIES_RANGE
     if not low <= value <= high:
@@ -135,8 +142,8 @@ class MintBudgetSettings:
     def __post_init__(self) -> None:
         if self.per_minute < 1:
             raise ConfigError(f"--mint-budget-per-minute must be at least 1, got {self.per_minute}")
-        if self.name and not _OBJECT_NAME.fullmatch(self.name):
-            raise ConfigError(f"--mint-budget / MINT_BUDGET {_show(self.name)} is not a valid ConfigMap name")
+        if self.name:
+            check_object_name(self.name, "--mint-budget / MINT_BUDGET")
         if self.namespace is not None:
             check_namespace(self.namespace, "--mint-budget-namespace / MINT_BUDGET_NAMESPACE")
 

@@ -28,7 +28,7 @@ from peribolos_core import tokens
 from peribolos_core.errors import InstallationGone, InstallationSuspended, MintDeferred, PeribolosError
 from peribolos_core.github import GitHubApp
 from peribolos_core.mint_budget import KubeMintBudget, LocalMintBudget, peak_per_window
-from peribolos_core.run_status import RunStatus, RunStatusStore
+from peribolos_core.run_status import RESULTS, RunStatus, RunStatusStore
 from peribolos_core.token_store import StoredToken, TokenStore
 
 from .executor import DEFAULT_CONCURRENCY, run_bounded
@@ -36,8 +36,6 @@ from .plan import DEFAULT_DISALLOWED_GRACE, MINTING, Kind, Plan, Step, Timing, p
 
 log = logging.getLogger("peribolos.refresher")
 
-RESULTS = ("refreshed", "created", "deleted", "suspended", "disallowed", "skipped", "fresh", "deferred",
-           "failed")
 _WOULD = {
     Kind.CREATE: "created", Kind.REFRESH: "refreshed", Kind.DELETE: "deleted", Kind.SUSPEND: "suspended",
     Kind.DISALLOW: "disallowed", Kind.REMOVE: "deleted", Kind.SKIP: "skipped", Kind.FRESH: "fresh",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import flat_objects
+from .conftest import case_values, flat_objects
 
 # Exactly what each actor may do (resource → verbs), and nothing else.
 EXPECTED_RULES = {
@@ -30,7 +30,17 @@ EXPECTED_RULES = {
     ("Role", "peribolos-refresher"): {
         ("", "secrets"): {"get", "list", "create", "update", "patch", "delete"}
     },
+    # The App-wide mint budget and the refresher's status: one named ConfigMap each, no create (rendered).
+    ("Role", "peribolos-mint-budget"): {("", "configmaps"): {"get", "update"}},
+    ("Role", "peribolos-refresher-status"): {("", "configmaps"): {"get", "update"}},
+    ("Role", "peribolos-exporter"): {
+        ("tekton.dev", "taskruns"): {"get", "list", "watch"},
+        ("batch", "jobs"): {"get", "list"},
+        ("", "configmaps"): {"get"},
+    },
 }
+NAMED_CONFIG_MAPS = {"peribolos-mint-budget", "peribolos-refresher-status", "peribolos-exporter"}
+"""Roles whose ConfigMap rule names its objects (resourceNames)."""
 # Steps allowed to see the App's credentials (they mint tokens); peribolos is never one of them.
 KEY_STEPS = {
     ("peribolos-install", "install"),
@@ -62,6 +72,9 @@ def test_rbac_has_no_wildcards_and_each_actor_only_its_verbs(case: str) -> None:
             "peribolos-eventlistener-" if name.startswith("peribolos-eventlistener-") else name,
         )
         assert _rules(role) == EXPECTED_RULES[key], key
+        if name in NAMED_CONFIG_MAPS:
+            named = [r.get("resourceNames") for r in role["rules"] if r["resources"] == ["configmaps"]]
+            assert named and all(named), name
     # No ClusterRole can touch Secrets or create anything.
     for role in roles:
         if role["kind"] == "ClusterRole":
@@ -74,6 +87,11 @@ def test_every_binding_binds_its_own_account_to_its_own_role(case: str) -> None:
     for binding in (o for o in objects if o["kind"] in ("RoleBinding", "ClusterRoleBinding")):
         name = binding["metadata"]["name"]
         assert binding["roleRef"]["name"] == name
+        if name == "peribolos-mint-budget":  # the one Role every minting identity shares
+            assert all(s["kind"] == "ServiceAccount" for s in binding["subjects"])
+            assert {s["name"] for s in binding["subjects"]} <= {"peribolos-refresher", "peribolos-taskrun",
+                                                                "custom-runner"}
+            continue
         (subject,) = binding["subjects"]
         assert subject["kind"] == "ServiceAccount"
         if name.startswith("peribolos-eventlistener"):
@@ -201,18 +219,26 @@ def test_interceptor_has_no_api_token_and_only_the_webhook_secret() -> None:
 def test_network_policies_cover_every_pod_group(case: str) -> None:
     objects = flat_objects(case)
     policies = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "NetworkPolicy"}
-    has_interceptor = any(o["kind"] == "Deployment" for o in objects)
-    expected = {"peribolos-eventlistener", "peribolos-jobs"} | (
+    has_interceptor = any(o["kind"] == "Deployment" and o["metadata"]["name"] == "peribolos-interceptor"
+                          for o in objects)
+    expected = {"peribolos-eventlistener", "peribolos-jobs", "peribolos-exporter"} | (
         {"peribolos-interceptor"} if has_interceptor else set()
     )
     assert set(policies) == expected
     for spec in policies.values():
         assert spec["policyTypes"] == ["Ingress", "Egress"]
+    scraper = case_values(case).data["metrics"]["scraperNamespace"]
+    scrapers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": scraper}},
+                 "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}] if scraper else []
     if has_interceptor:
         assert policies["peribolos-interceptor"]["egress"] == []
-        (rule,) = policies["peribolos-interceptor"]["ingress"]
+        rule, *more = policies["peribolos-interceptor"]["ingress"]
         assert rule["from"] == [{"podSelector": {"matchLabels": {"eventlistener": "peribolos"}}}]
+        assert [r["from"] for r in more] == ([scrapers] if scrapers else [])
     assert policies["peribolos-jobs"]["ingress"] == []
+    exporter = policies["peribolos-exporter"]
+    assert [r["from"] for r in exporter["ingress"]] == ([scrapers] if scrapers else [])
+    assert [p["port"] for r in exporter["ingress"] for p in r["ports"]] == ([9102] if scrapers else [])
 
 
 def test_no_network_policies_when_disabled() -> None:
