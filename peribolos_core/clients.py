@@ -55,9 +55,13 @@ def mint_budget(
     return KubeMintBudget(maps, settings.name, settings.per_minute, report_waits_over=report_waits_over)
 
 
+STEP_WAITS_REPORTED_OVER = 0.5
+"""A step logs its wait for a mint slot from half a second on (shorter ones are the budget's bookkeeping)."""
+
+
 def minter(
     app: AppSettings, kube: KubeSettings | None = None, *, pool_size: int | None = None,
-    report_waits_over: float = 0.0,
+    report_waits_over: float = STEP_WAITS_REPORTED_OVER,
 ) -> Minter:
     """The App client and the App's mint budget, on the wall clock (the shared budget's slots are
     instants every node agrees on). ``kube`` gives the kubeconfig (None: in-cluster or $KUBECONFIG)."""

@@ -43,6 +43,8 @@ _WOULD = {
 }
 _QUIET = frozenset({Kind.FRESH, Kind.SKIP, Kind.DEFER})
 """Steps that change nothing: no line of their own (the summary counts them)."""
+LATE_START = 10.0
+"""Seconds a mint planned for the run's last instant may start late (the work before it, a busy budget)."""
 _KEPT = frozenset({Kind.CREATE, Kind.REFRESH, Kind.FRESH, Kind.DEFER})
 """Steps of the installations whose token the refresher keeps fresh (served, active organisations)."""
 Budget = LocalMintBudget | KubeMintBudget
@@ -215,7 +217,7 @@ class Refresher:
             outcomes = [self._would(step) for step in steps]
         else:
             work = run.plan.of(Kind.DELETE, Kind.SUSPEND, Kind.DISALLOW, Kind.REMOVE) + run.plan.mints
-            deadline = run.clock + self.max_run_time.total_seconds()
+            deadline = run.clock + self.max_run_time.total_seconds() + LATE_START
             carry_out = functools.partial(self._carry_out, run=run, deadline=deadline)
             done = {o.step.installation_id: o for o in run_bounded(work, carry_out, self.concurrency)}
             outcomes = [done.get(s.installation_id) or Outcome(s, _WOULD[s.kind]) for s in steps]

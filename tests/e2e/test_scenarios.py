@@ -34,6 +34,7 @@ from tests.e2e.harness import (
     taskrun_params,
     wait_for_taskruns,
 )
+from tests.e2e.refresh import budget_window, last_run, make_due
 from tests.e2e.stack import Stack
 from tests.fakes.fixtures import APP_ID
 
@@ -105,12 +106,19 @@ def test_install_then_uninstall(stack: Stack, tmp_path: Path) -> None:
     assert stack.github.mint_count == mints + 1
     assert stack.github.token_is_valid(stored.token)
 
-    _refresh_tokens(stack, tmp_path)  # --min-valid 45m as rendered; the fake's tokens live 30 min: re-minted
+    core = client.CoreV1Api(stack.plane.api_client())
+    make_due(core, stack.namespace, INSTALLATION_ID)
+    _refresh_tokens(stack, tmp_path)
     refreshed = parse_secret(
         stack.plane.api_client().sanitize_for_serialization(_read_secret(stack, INSTALLATION_ID))
     )
     assert refreshed.token != stored.token and stack.github.token_is_valid(refreshed.token)
     assert refreshed.expires_at >= stored.expires_at
+    # Both mints (the install step's and the refresher's) took a slot of the one App-wide budget, and the
+    # run left its figures for the exporter.
+    assert len(budget_window(core, stack.namespace).slots) >= 2
+    status = last_run(core, stack.namespace)
+    assert status is not None and status.tokens_minted >= 1 and status.exit_code == 0
 
     delivery = _delivered(stack, "installation", payloads.installation("deleted", INSTALLATION_ID, ORG))
     taskrun = _taskrun_for(stack, delivery, "peribolos-uninstall")
