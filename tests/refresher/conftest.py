@@ -113,7 +113,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120
 def script_env(env: dict[str, str] | None) -> dict[str, str]:
     """This process's environment without its GitHub/Kubernetes settings, plus ``env``."""
     assert SCRIPT.exists(), f"{SCRIPT} missing: run `make venv` (pip install -e .)"
-    ours = ("GITHUB_", "POD_", "KUBECONFIG", "LOG_")
+    ours = ("GITHUB_", "POD_", "KUBECONFIG", "LOG_", "MINT_", "REFRESHER_")
     return {k: v for k, v in os.environ.items() if not k.startswith(ours)} | (env or {})
 
 
