@@ -13,12 +13,14 @@ every run: at 150 a minute that keeps about 6,300 installations fresh where mint
 run kept 3,000. A run mints what must be minted before the next run could do it (runs come at most
 ``interval`` apart), each at its instant, not all at once:
 
-1. *urgent* mints first, from ``now`` on at the budget's pace: a missing Secret, a Secret marked suspended
+1. *urgent* mints first, at once (the budget spaces them): a missing Secret, a Secret marked suspended
    or disallowed whose org is served again, a renamed org;
-2. the other tokens by expiry, the ones due before the next run kept *on time* (minted before their
-   ``expiry - margin``) as many as the pace allows, dropping the one that cannot be (Moore-Hodgson: the
-   most tokens on time); the kept ones are spread as late as possible at the pace (a clump of expiries just
-   after the next run pulls some mints into this one, so no run faces more than the pace allows);
+2. the other tokens by expiry, the ones due before this run stops minting (or that the next run would be
+   too late for) kept *on time* (minted before their ``expiry - margin``) as many as the pace allows,
+   dropping the one that cannot be (Moore-Hodgson: the most tokens on time); the kept ones are spread as
+   late as possible at the pace (a clump of expiries after this run pulls some mints into it, so no run
+   faces more than the pace allows); those already past their instant (the minute between two runs) are
+   due at once;
 3. tokens already below the margin, or that cannot be kept on time, take the pace's free slots, still-valid
    soonest-expiring first, so that an overloaded fleet keeps as many tokens fresh as the budget allows
    instead of letting every one of them lapse in turn;
@@ -191,9 +193,12 @@ def schedule(
     """The instants of this run's mints (pure; every figure in seconds, instants from ``now`` = 0).
 
     ``urgent`` are minted first, in order; ``tokens`` are ``(key, expiry)``. A token's soft target is
-    ``expiry - margin - slack``, its hard limit ``expiry - margin``. Those whose target falls before
-    ``window_end`` (the next run) must be minted by this run, no later than ``deadline`` (when it stops
-    minting); mints are at least ``pace`` apart. See the module docstring for the order.
+    ``expiry - margin - slack``, its hard limit ``expiry - margin``. This run mints, no later than
+    ``deadline`` (when it stops minting), those whose target comes before that, and those the next run (at
+    ``window_end``) would be too late for (its hard limit is before ``window_end``); the next run takes the
+    rest up at its start, within their slack. Mints are planned at least ``pace`` apart, except the ones
+    already overdue (urgent, or past their target): those are due at once, and the budget spaces them,
+    using the minute the refresher was idle between two runs. See the module docstring for the order.
     """
     at: dict[K, float] = {}
     deferred: list[K] = []
@@ -202,12 +207,13 @@ def schedule(
         if count * pace > deadline:
             deferred.append(key)
             continue
-        at[key] = count * pace
+        at[key] = 0.0
         count += 1
     start = count * pace
     ordered = sorted(tokens, key=lambda item: item[1])
-    window = [(k, e) for k, e in ordered if e - margin - slack < window_end]
-    future = [(k, e - margin - slack) for k, e in ordered if e - margin - slack >= window_end]
+    this_run = max(deadline, window_end - slack)
+    window = [(k, e) for k, e in ordered if e - margin - slack < this_run]
+    future = [(k, e - margin - slack) for k, e in ordered if e - margin - slack >= this_run]
 
     kept: list[tuple[K, float]] = []
     missed: list[tuple[K, float]] = []
@@ -222,8 +228,8 @@ def schedule(
     for i in range(len(spread) - 1, -1, -1):  # as late as possible, each a pace before the next
         following = latest[i] = min(spread[i][1], following - pace)
     later: list[K] = []
-    for i, (key, _) in enumerate(spread):
-        instant = max(latest[i], start + i * pace)
+    for i, (key, target) in enumerate(spread):
+        instant = 0.0 if target <= 0 else max(latest[i], start + i * pace)
         if instant <= deadline:
             at[key] = instant
         else:

@@ -8,19 +8,24 @@ from typing import Any
 from peribolos_core.config_maps import ConfigMaps
 from peribolos_core.mint_budget import Window, decode
 from peribolos_core.run_status import RunStatus, RunStatusStore
-from peribolos_core.token_secret import ANNOTATION_EXPIRES_AT, format_time, secret_name
+from peribolos_core.token_secret import ANNOTATION_EXPIRES_AT, LABEL_SELECTOR, format_time
 
 BUDGET = "peribolos-mint-budget"
 STATUS = "peribolos-refresher-status"
 
 
-def make_due(core_v1: Any, namespace: str, installation_id: int, left: timedelta = timedelta(minutes=16)
-             ) -> None:
-    """Record the stored token as expiring in ``left``: just above the 15-minute margin, so the refresher's
-    next run mints it at once (a fresh token of the fake would only be due in half an hour)."""
+def make_due(core_v1: Any, namespace: str, left: timedelta = timedelta(minutes=16)) -> list[int]:
+    """Record every stored token of ``namespace`` as expiring in ``left``: just above the 15-minute margin,
+    so the refresher's next run mints each at once. Without it a run would wait for the instants of the
+    tokens earlier tests minted (the fake's live 30 minutes: a few minutes old, they are due within the
+    next run's 10 minutes) and sleep until then. Returns the installation ids."""
     expiry = format_time(datetime.now(UTC) + left)
-    core_v1.patch_namespaced_secret(secret_name(installation_id), namespace,
-                                    {"metadata": {"annotations": {ANNOTATION_EXPIRES_AT: expiry}}})
+    patched = []
+    for secret in core_v1.list_namespaced_secret(namespace, label_selector=LABEL_SELECTOR).items:
+        core_v1.patch_namespaced_secret(secret.metadata.name, namespace,
+                                        {"metadata": {"annotations": {ANNOTATION_EXPIRES_AT: expiry}}})
+        patched.append(int(secret.metadata.labels["peribolos.dev/installation-id"]))
+    return patched
 
 
 def last_run(core_v1: Any, namespace: str) -> RunStatus | None:

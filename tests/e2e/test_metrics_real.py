@@ -67,7 +67,7 @@ def test_metrics_of_what_runs_are_scraped_from_the_real_pods(product: Product, c
     assert finished.succeeded, finished.reason
 
     # The refresher as its CronJob runs it, with the token made due so that it mints.
-    make_due(client.CoreV1Api(cluster.api_client()), product.token_namespace, INSTALLATION_ID)
+    assert INSTALLATION_ID in make_due(client.CoreV1Api(cluster.api_client()), product.token_namespace)
     job = f"metrics-{int(time.time())}"
     cluster.kubectl("-n", namespace, "create", "job", job, "--from=cronjob/peribolos-token-refresher")
     cluster.kubectl("-n", namespace, "wait", "--for=condition=Complete", f"job/{job}", "--timeout=180s",

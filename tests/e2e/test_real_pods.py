@@ -127,7 +127,7 @@ def test_a_pull_request_gets_a_dry_run_check_and_changes_nothing(
 def test_the_refresher_runs_as_a_job_made_from_its_cronjob(product: Product) -> None:
     before = parse_secret(_installed(product))
     cluster = product.cluster
-    make_due(client.CoreV1Api(cluster.api_client()), product.token_namespace, INSTALLATION_ID)
+    assert INSTALLATION_ID in make_due(client.CoreV1Api(cluster.api_client()), product.token_namespace)
     name = f"refresh-{int(time.time())}"
     cluster.kubectl(
         "-n", product.namespace, "create", "job", name, "--from=cronjob/peribolos-token-refresher"

@@ -107,7 +107,7 @@ def test_install_then_uninstall(stack: Stack, tmp_path: Path) -> None:
     assert stack.github.token_is_valid(stored.token)
 
     core = client.CoreV1Api(stack.plane.api_client())
-    make_due(core, stack.namespace, INSTALLATION_ID)
+    assert INSTALLATION_ID in make_due(core, stack.namespace)
     _refresh_tokens(stack, tmp_path)
     refreshed = parse_secret(
         stack.plane.api_client().sanitize_for_serialization(_read_secret(stack, INSTALLATION_ID))

@@ -12,9 +12,9 @@ from tests.refresher.builders import installation, stored
 from token_refresher.plan import Kind, Timing, plan, schedule
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-TIMING = Timing(margin=timedelta(minutes=15), interval=timedelta(minutes=28), run_time=timedelta(minutes=27),
+TIMING = Timing(margin=timedelta(minutes=15), interval=timedelta(minutes=30), run_time=timedelta(minutes=28),
                 seconds_per_mint=0.01)
-"""A token expiring within margin + slack + interval = 45 minutes is this run's (the seed's --min-valid)."""
+"""A token expiring within margin + slack + run time = 45 minutes is this run's (the seed's --min-valid)."""
 
 
 def at(minutes: float) -> datetime:
@@ -29,7 +29,7 @@ CASES = [
     ("below-margin-refreshed", [stored(1, at(10))], [installation(1)], Kind.REFRESH),
     ("falls-below-the-margin-before-the-next-run-refreshed", [stored(1, at(44.9))], [installation(1)],
      Kind.REFRESH),
-    ("next-run-in-time-left-alone", [stored(1, at(45))], [installation(1)], Kind.FRESH),
+    ("next-run-in-time-left-alone", [stored(1, at(45.5))], [installation(1)], Kind.FRESH),
     ("fresh-left-alone", [stored(1, at(46))], [installation(1)], Kind.FRESH),
     ("gone-deleted", [stored(1, at(50))], [], Kind.DELETE),
     ("gone-expired-deleted", [stored(1, at(-50))], [installation(2)], Kind.DELETE),
@@ -77,8 +77,8 @@ def test_urgent_mints_come_first_then_each_token_just_in_time_at_the_budgets_pac
     result = plan(secrets, listed, now=NOW, timing=TIMING)
     instants = {s.installation_id: (s.at - NOW).total_seconds() for s in result.mints}
     # 14 (no Secret) and 15 (renamed) at once, 11 (expired) in the next free slot, 12 and 10 at
-    # expiry - margin - slack (2 and 22 minutes from now); 13 is the next run's
-    assert instants == {14: 0.0, 15: 0.01, 11: 0.02, 12: 180.0, 10: 1380.0}
+    # expiry - margin - slack (3 and 23 minutes from now); 13 is the next run's
+    assert instants == {14: 0.0, 15: 0.0, 11: 0.01, 12: 180.0, 10: 1380.0}
     assert [s.installation_id for s in result.mints] == [14, 15, 11, 12, 10]
     assert result.of(Kind.FRESH)[0].installation_id == 13
     assert result.below_margin == 1
@@ -95,18 +95,18 @@ SCHEDULE_CASES = [
     # (id, urgent, tokens (key, expiry s), pace, expected instants, deferred, later)
     ("just-in-time", [], [("a", 1500.0), ("b", 1200.0)], 1.0, {"a": 480.0, "b": 180.0}, [], []),
     ("next-runs-token-left", [], [("a", 1700.0)], 1.0, {}, [], ["a"]),
-    ("before-the-run-stops", [], [("a", 1600.0)], 1.0, {"a": 540.0}, [], []),
-    ("urgent-first-at-the-pace", ["x", "y"], [("a", 1020.0)], 10.0, {"x": 0.0, "y": 10.0, "a": 20.0}, [],
+    ("after-the-run-stops-the-next-run-is-in-time", [], [("a", 1600.0)], 1.0, {}, [], ["a"]),
+    ("urgent-and-overdue-at-once", ["x", "y"], [("a", 1020.0)], 10.0, {"x": 0.0, "y": 0.0, "a": 0.0}, [],
      []),
     ("a-clump-after-the-next-run-is-started-early", [], [(k, 1625.0) for k in "abc"], 60.0, {"a": 485.0},
      [], ["b", "c"]),
     ("below-margin-fills-free-slots-valid-first", [], [("gone", -10.0), ("low", 300.0), ("ok", 1200.0)],
      10.0, {"low": 0.0, "gone": 10.0, "ok": 180.0}, [], []),
     ("overload-keeps-the-most-on-time", [], [(k, 1000.0 + i) for i, k in enumerate("abcdef")], 50.0,
-     {"a": 0.0, "b": 50.0, "c": 100.0, "d": 150.0, "e": 200.0, "f": 250.0}, [], []),
+     {"a": 0.0, "b": 0.0, "c": 0.0, "d": 50.0, "e": 100.0, "f": 150.0}, [], []),
     ("overload-defers-what-finds-no-slot", [], [(k, 960.0 + i) for i, k in enumerate("abcdef")], 200.0,
      {"a": 0.0, "b": 200.0, "c": 400.0}, ["d", "e", "f"], []),
-    ("urgent-past-the-deadline-deferred", ["x", "y", "z"], [], 300.0, {"x": 0.0, "y": 300.0}, ["z"], []),
+    ("urgent-past-the-deadline-deferred", ["x", "y", "z"], [], 300.0, {"x": 0.0, "y": 0.0}, ["z"], []),
 ]
 
 
@@ -116,9 +116,18 @@ def test_schedule(urgent, tokens, pace, expected, deferred, later) -> None:
     slots = schedule(urgent, tokens, pace=pace, **SCHEDULE)
     assert slots.at == pytest.approx(expected)
     assert (slots.deferred, slots.later) == (deferred, later)
-    instants = sorted(slots.at.values())
+    instants = sorted(t for t in slots.at.values() if t > 0)  # at once: the budget spaces those
     assert all(b - a >= pace - 1e-9 for a, b in itertools.pairwise(instants))
     assert all(0.0 <= t <= SCHEDULE["deadline"] for t in instants)
+
+
+def test_a_run_stopping_long_before_the_next_mints_what_the_next_would_be_too_late_for() -> None:
+    """Runs 10 minutes apart, this one stops minting after 5: a token due at 7 minutes is minted at 5
+    (the next run, at 10, would leave it below the margin); one due at 9 is the next run's (its hard limit,
+    11 minutes, comes after the next run's start)."""
+    slots = schedule([], [("soon", 420.0 + 1020.0), ("later", 540.0 + 1020.0)], margin=900.0, slack=120.0,
+                     window_end=600.0, deadline=300.0, pace=1.0)
+    assert (slots.at, slots.later) == ({"soon": 300.0}, ["later"])
 
 
 def test_an_overloaded_run_keeps_the_most_tokens_above_the_margin() -> None:
