@@ -9,7 +9,7 @@ tested as a table.
 **When to mint.** A stored token must never hold less than ``margin`` (15 m) of validity. Each is re-minted
 as late as that allows, a little before ``expiry - margin`` (``SLACK``: the next run's start and the
 budget's queue), so a fleet of N needs N mints every ``lifetime - margin - slack`` (43 m) instead of N
-every run: at 150 a minute that keeps about 6,300 installations fresh where minting every token at every
+every run: at 150 a minute that keeps about 6,100 installations fresh where minting every token at every
 run kept 3,000. A run mints what must be minted before the next run could do it (runs come at most
 ``interval`` apart), each at its instant, not all at once:
 

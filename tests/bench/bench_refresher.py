@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from kubernetes import client
 
 from peribolos_core.config_maps import ConfigMaps
+from peribolos_core.errors import MintDeferred
 from peribolos_core.github import GitHubApp
 from peribolos_core.http import new_session
 from peribolos_core.mint_budget import KubeMintBudget, peak_per_window
@@ -258,6 +259,40 @@ def simulate(n: int, minutes: int, core: client.CoreV1Api, key: rsa.RSAPrivateKe
         }
 
 
+def planner_only(n: int, minutes: int = 90) -> dict[str, Any]:
+    """The same runs with the planner alone (``token_refresher.plan.schedule``) and the in-process budget,
+    on an exact clock, no I/O: where the fleet the pace can keep fresh ends, in a second per size."""
+    from peribolos_core.mint_budget import LocalMintBudget
+    from tests.fakes.clock import FakeClock
+    from token_refresher.plan import SLACK, schedule
+    from token_refresher.reconcile import LATE_START, default_run_time
+
+    clock, budget = FakeClock(0.0), LocalMintBudget(150)
+    order = random.Random(n).sample(range(n), n)
+    expiry = {iid: 17 * 60 + (43 * 60) * (k + 0.5) / n for k, iid in enumerate(order)}
+    fresh = Freshness(dict(expiry), 3600.0)
+    deadline_s = default_run_time(INTERVAL).total_seconds()
+    for run in range(int(minutes * 60 // INTERVAL.total_seconds())):
+        start = run * INTERVAL.total_seconds()
+        clock.now = max(clock.now, start)
+        tokens = [(i, e - start) for i, e in fresh.expiry.items()]
+        slots = schedule([], tokens, margin=MARGIN.total_seconds(), slack=SLACK.total_seconds(),
+                         window_end=INTERVAL.total_seconds(), deadline=deadline_s,
+                         pace=budget.seconds_per_mint)
+        for iid, offset in sorted(slots.at.items(), key=lambda item: item[1]):
+            clock.now = max(clock.now, start + offset)
+            try:
+                clock.sleep(budget.acquire(clock(), start + deadline_s + LATE_START))
+            except MintDeferred:
+                continue
+            fresh.minted(iid, clock() + 3600.0)
+    end = minutes * 60
+    below_at_the_end = sum(1 for e in fresh.expiry.values() if e - end < MARGIN.total_seconds())
+    fresh.end(end)
+    return {"installations": n, "kept_fresh": n - len(fresh.below), "ever_below": len(fresh.below),
+            "below_at_the_end": below_at_the_end, "mints": len(fresh.replaced_with)}
+
+
 def bench_capacity(sizes: list[int], minutes: int, core: client.CoreV1Api, key: rsa.RSAPrivateKey
                    ) -> list[str]:
     lines = []
@@ -360,6 +395,12 @@ def main() -> int:
         print("\ncapacity: every 10 minutes, margin 15 m, 150 mints/min on the budget ConfigMap, waits "
               "skipped")
         print("\n".join(capacity))
+        print("\nthe planner alone, 90 minutes, exact clock (installations: fresh all along / ever below the "
+              "margin / below it at the end)")
+        for n in _sizes("BENCH_PLANNER_SIZES", "5000,6000,6100,6200,6300,6500,8000,10000"):
+            r = planner_only(n)
+            print(f"{n:>6}: {r['kept_fresh']:>6} / {r['ever_below']:>5} / {r['below_at_the_end']:>5}  "
+                  f"({r['mints']} mints)", flush=True)
     if budget:
         print("\napp-wide budget, real time:")
         print("\n".join(budget))
