@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every console script of Peribolos as a Service: peribolos-interceptor (Deployment),
-# peribolos-step (Tekton steps), peribolos-refresh-tokens (CronJob), peribolos-generate (render/validate).
+# peribolos-step (Tekton steps), peribolos-refresh-tokens (CronJob), peribolos-exporter (Deployment),
+# peribolos-generate (render/validate).
 # Build: make image   (or: docker build -t peribolos-as-a-service:dev .)
 
 # Pinned base; bump deliberately (and the same tag in both stages so the venv's python matches). Any

@@ -57,6 +57,7 @@ setup(
             "peribolos-step=tekton.steps.cli:main",
             "peribolos-refresh-tokens=token_refresher.cli:main",
             "peribolos-maintain=tekton.maintenance.cli:main",
+            "peribolos-exporter=tekton.exporter.cli:main",
         ],
     },
 )

@@ -9,6 +9,7 @@ objects are dumped again with a fixed key order: the same values always give byt
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,11 +17,12 @@ from urllib.parse import urlsplit
 import jinja2
 import yaml
 
-from generator import endpoints, output_dir
+from generator import endpoints, output_dir, schedule
 from generator.errors import RenderError
 from generator.values import DETAILS_URL_FIELDS, Values
 from peribolos_core import scopes
 from peribolos_core.actions import ACTIONS, CONFIG_KEYS, INSTALLATION_KEYS, ActionTable
+from peribolos_core.durations import format_duration
 
 # libyaml when present (10x faster); same safe subset of YAML either way.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -34,14 +36,17 @@ CONCERNS: tuple[str, ...] = (
     "namespace",
     "serviceaccounts",
     "rbac",
+    "budget",
     "tasks",
     "triggers",
     "eventlistener",
     "interceptor",
     "refresher",
     "maintenance",
+    "exporter",
     "networkpolicy",
     "exposure",
+    "monitoring",
 )
 KUSTOMIZATION = output_dir.KUSTOMIZATION
 # Not *.yaml: it is no manifest (and tools reading every *.yaml of the folder as one must skip it).
@@ -164,6 +169,10 @@ def _context(values: Values, table: ActionTable) -> dict[str, Any]:
         "selector": lambda component: selector_labels(values, component),
         "cluster_interceptor": cluster_interceptor_name(v["namespace"]),
         "task_annotations": TASK_ANNOTATIONS,
+        "refresher_timing": refresher_timing(v["refresher"]),
+        "mint_budget_env": mint_budget_env(v),
+        "minting_service_accounts": minting_service_accounts(v, task_identities(wired)),
+        "scrapers": scraper_peers(v["metrics"]),
     }
 
 
@@ -239,6 +248,58 @@ def details_url(template: str) -> str:
 def token_namespace(values: Values) -> str:
     """Where the token Secrets live: ``tokenNamespace``, by default ``<namespace>-tokens``."""
     return values.data["tokenNamespace"] or f"{values.data['namespace']}-tokens"
+
+
+REFRESHER_SERVICE_ACCOUNT = "peribolos-refresher"
+
+
+def refresher_timing(refresher: dict[str, Any]) -> dict[str, Any]:
+    """The refresher's ``--interval`` (its schedule's longest gap), the Job's deadline (the value, or the
+    interval + 2 minutes) and ``--max-run-time`` when that deadline is given (4/5 of it; the refresher
+    itself stops minting a minute before the next run)."""
+    if not refresher["enabled"]:
+        return {}
+    interval = schedule.longest_gap(refresher["schedule"])  # checked <= 30 minutes with the values
+    deadline = refresher["activeDeadlineSeconds"]
+    seconds = int(interval.total_seconds())
+    timing: dict[str, Any] = {"interval": format_duration(interval), "interval_s": seconds,
+                              "max_run_time": None, "active_deadline": deadline or seconds + 120}
+    if deadline:
+        limit = timedelta(seconds=deadline * 4 // 5)
+        timing["max_run_time"] = format_duration(min(limit, interval))
+    return timing
+
+
+def mint_budget_env(v: dict[str, Any]) -> list[dict[str, str]]:
+    """The App-wide mint budget's settings, for every container that mints (the Tasks' stepTemplate, the
+    refresher)."""
+    budget = v["mintBudget"]
+    return [
+        {"name": "MINT_BUDGET", "value": budget["configMapName"]},
+        {"name": "MINT_BUDGET_NAMESPACE", "value": v["namespace"]},
+        {"name": "MINT_BUDGET_PER_MINUTE", "value": str(budget["perMinute"])},
+    ]
+
+
+def minting_service_accounts(v: dict[str, Any], identities: list[dict[str, Any]]) -> list[str]:
+    """The ServiceAccounts whose pods mint tokens: the budget's Role is bound to each (budget.yaml.j2).
+    The Tasks' identities that mint come from the action table (:func:`task_identities`)."""
+    names = {identity["name"] for identity in identities if identity["mints"]}
+    if v["refresher"]["enabled"]:
+        names.add(REFRESHER_SERVICE_ACCOUNT)
+    return sorted(names)
+
+
+def scraper_peers(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """NetworkPolicy peers of the Prometheus scraping the metrics ports: its namespace (and pods)."""
+    if not metrics["scraperNamespace"]:
+        return []
+    peer: dict[str, Any] = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": metrics["scraperNamespace"]}}
+    }
+    if metrics["scraperPodLabels"]:
+        peer["podSelector"] = {"matchLabels": dict(metrics["scraperPodLabels"])}
+    return [peer]
 
 
 def _tcp(ports: list[int]) -> list[dict[str, Any]]:

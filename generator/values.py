@@ -24,6 +24,8 @@ from generator.errors import ValuesError
 from peribolos_core.durations import parse_duration
 from peribolos_core.settings import MIN_VALID_RULE, TOKEN_LIFETIME, min_valid_ok
 
+from . import schedule
+
 DEFAULTS_SOURCE = "defaults"
 DETAILS_URL_FIELDS = {"namespace": "$(context.taskRun.namespace)", "taskrun": "$(context.taskRun.name)"}
 """The placeholders of ``checkRun.detailsUrl`` and the Tekton variables the Tasks put there."""
@@ -323,10 +325,16 @@ def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
     if exposure["type"] != "none" and not exposure["host"]:
         out.append((("exposure", "host"), f"required when exposure.type is {exposure['type']}",
                     (("exposure", "host"), ("exposure", "type"))))
-    path = ("refresher", "minValid")
-    # The rule the refresher's --min-valid applies (one home: settings).
-    if not min_valid_ok(parse_duration(data["refresher"]["minValid"])):
+    path = ("refresher", "margin")
+    # The rule the refresher's --margin applies (one home: settings).
+    if not min_valid_ok(parse_duration(data["refresher"]["margin"])):
         out.append((path, f"must be {MIN_VALID_RULE}", (path,)))
+    if data["refresher"]["enabled"]:
+        try:
+            schedule.check(data["refresher"]["schedule"])
+        except schedule.ScheduleError as exc:
+            path = ("refresher", "schedule")
+            out.append((path, str(exc), (path,)))
     interceptor = data["interceptor"]
     if interceptor["url"].startswith("https://") and not interceptor["caBundle"]:
         out.append((("interceptor", "caBundle"), "required when interceptor.url is https:// (Tekton Triggers "

@@ -16,6 +16,7 @@
     └── KubeError(status_code, message)
         ├── KubeNotFound                404                                                (permanent)
         ├── KubeConflict                409: someone else wrote first; re-read and retry   (temporary)
+        ├── KubeGone                    410: a watch's resourceVersion is too old; list again (temporary)
         ├── KubeForbidden               401/403: RBAC                                      (permanent)
         └── KubeUnavailable             5xx, 429, timeouts, connection errors              (temporary)
 
@@ -124,6 +125,12 @@ class KubeNotFound(KubeError):
 
 class KubeConflict(KubeError):
     """409: already exists, or resourceVersion changed under us. Re-read and try again."""
+
+    temporary = True
+
+
+class KubeGone(KubeError):
+    """410: the resourceVersion a watch started from is too old (compacted): list again, then watch."""
 
     temporary = True
 

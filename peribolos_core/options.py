@@ -29,10 +29,12 @@ from .kube import default_namespace
 from .settings import (
     DEFAULT_API_URL,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_MINT_BUDGET_PER_MINUTE,
     MAX_RETRIES_RANGE,
     AppSettings,
     GitHubSettings,
     KubeSettings,
+    MintBudgetSettings,
 )
 
 PACKAGE = "peribolos-as-a-service"
@@ -105,7 +107,9 @@ def _collect_github(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _collect_app(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {"app": AppSettings(kwargs.pop("app_id"), kwargs.pop("private_key_file"), _github(kwargs))}
+    budget = MintBudgetSettings(kwargs.pop("mint_budget_per_minute"), kwargs.pop("mint_budget").strip(),
+                                kwargs.pop("mint_budget_namespace") or None)
+    return {"app": AppSettings(kwargs.pop("app_id"), kwargs.pop("private_key_file"), _github(kwargs), budget)}
 
 
 def _collect_kube(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -128,10 +132,26 @@ app_options = _group(
             help="The App's PEM private key, PKCS#1 or PKCS#8 (env GITHUB_APP_PRIVATE_KEY_FILE).",
         ),
         *_github_flags,
+        click.option(
+            "--mint-budget", envvar="MINT_BUDGET", default="",
+            help="ConfigMap holding the App-wide mint budget, shared by every process that mints (env "
+                 "MINT_BUDGET); empty: a budget of this process only.",
+        ),
+        click.option(
+            "--mint-budget-namespace", envvar="MINT_BUDGET_NAMESPACE", default=None,
+            help="Namespace of that ConfigMap (env MINT_BUDGET_NAMESPACE; default: the pod's own).",
+        ),
+        click.option(
+            "--mint-budget-per-minute", envvar="MINT_BUDGET_PER_MINUTE", type=click.IntRange(min=1),
+            default=DEFAULT_MINT_BUDGET_PER_MINUTE, show_default=True,
+            help="Most token mints of the whole App in any 60 s; GitHub allows ~180 "
+                 "(env MINT_BUDGET_PER_MINUTE).",
+        ),
     ],
     _collect_app,
 )
-"""The App's identity and GitHub's address; passes ``app: AppSettings`` (``app.github`` is GitHub's)."""
+"""The App's identity, GitHub's address and the App's mint budget; passes ``app: AppSettings``
+(``app.github`` is GitHub's, ``app.mint_budget`` the budget's)."""
 
 kube_options = _group(
     [

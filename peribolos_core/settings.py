@@ -30,12 +30,18 @@ MIN_VALID_RULE = "between 1m and 59m (installation tokens live one hour)"
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_MAX_RETRIES = 4
 MAX_RETRIES_RANGE = (0, 10)
+DEFAULT_MINT_BUDGET_PER_MINUTE = 150
+"""Mints a minute the App allows itself: under GitHub's ~180 (:data:`GITHUB_MINTS_PER_MINUTE`)."""
+GITHUB_MINTS_PER_MINUTE = 180
+"""GitHub's secondary limit for one POST endpoint: 900 points a minute, 5 points a POST."""
 
 _NAMESPACE = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 """A Kubernetes namespace name: an RFC 1123 label."""
 _APP_ID = re.compile(r"\d+|Iv[0-9A-Za-z.]+")
 """A numeric App id, or the App's client id (``Iv1.``, ``Iv23...``): GitHub takes either as the JWT's iss."""
 _INSTALLATION_ID = re.compile(r"\d{1,19}")
+_OBJECT_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?")
+"""A ConfigMap name: an RFC 1123 subdomain."""
 
 
 def _show(value: object, limit: int = 60) -> str:
@@ -79,6 +85,13 @@ def check_namespace(value: str, what: str = "--namespace / POD_NAMESPACE") -> st
     return value
 
 
+def check_object_name(value: str, what: str) -> str:
+    """The name of a Kubernetes object such as a ConfigMap: an RFC 1123 subdomain."""
+    if not _OBJECT_NAME.fullmatch(value or ""):
+        raise ConfigError(f"{what} {_show(value)} is not a valid ConfigMap name")
+    return value
+
+
 def check_max_retries(value: int, what: str = "--github-max-retries") -> int:
     low, high = MAX_RETRIES_RANGE
     if not low <= value <= high:
@@ -113,6 +126,33 @@ class GitHubSettings:
 
 
 @dataclass(frozen=True)
+class MintBudgetSettings:
+    """The App-wide mint budget: ``--mint-budget`` / MINT_BUDGET (the ConfigMap's name),
+    ``--mint-budget-namespace`` / MINT_BUDGET_NAMESPACE and ``--mint-budget-per-minute`` /
+    MINT_BUDGET_PER_MINUTE."""
+
+    per_minute: int = DEFAULT_MINT_BUDGET_PER_MINUTE
+    """Mints in any 60 s window, for the whole App (every process that names the same ConfigMap)."""
+    name: str = ""
+    """The ConfigMap holding the window; empty: this process keeps a window of its own (nothing shared:
+    only for runs outside the cluster and tests; the rendered manifests always name one)."""
+    namespace: str | None = None
+    """Where that ConfigMap lives; None: the pod's own namespace (the main one)."""
+
+    def __post_init__(self) -> None:
+        if self.per_minute < 1:
+            raise ConfigError(f"--mint-budget-per-minute must be at least 1, got {self.per_minute}")
+        if self.name:
+            check_object_name(self.name, "--mint-budget / MINT_BUDGET")
+        if self.namespace is not None:
+            check_namespace(self.namespace, "--mint-budget-namespace / MINT_BUDGET_NAMESPACE")
+
+    @property
+    def over_github_limit(self) -> bool:
+        return self.per_minute > GITHUB_MINTS_PER_MINUTE
+
+
+@dataclass(frozen=True)
 class AppSettings:
     """Who the App is: ``--app-id`` / GITHUB_APP_ID, ``--private-key-file`` / GITHUB_APP_PRIVATE_KEY_FILE."""
 
@@ -121,6 +161,8 @@ class AppSettings:
     private_key_file: Path
     """The App's PEM key (a path or its text); read and checked when the App client is built."""
     github: GitHubSettings = GitHubSettings()
+    mint_budget: MintBudgetSettings = MintBudgetSettings()
+    """The budget every mint of this App spends (GitHub's limit is per App)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "app_id", check_app_id(self.app_id))

@@ -40,8 +40,10 @@ __all__ = [
 class MintBudget(Protocol):
     """How many tokens the App may mint, and when: shared by everything that mints for one App.
 
-    ``now`` and ``deadline`` are seconds on the clock the minter was given (``time.monotonic`` in one
-    process; a budget shared between processes, e.g. on a Kubernetes Lease, needs ``time.time``).
+    ``now`` and ``deadline`` are seconds on the clock the minter was given (``time.monotonic`` will do in
+    one process; the App-wide budget shared between processes,
+    :class:`peribolos_core.mint_budget.KubeMintBudget`, needs ``time.time``).
+    :func:`peribolos_core.clients.minter` builds the right one from the settings.
     """
 
     def acquire(self, now: float, deadline: float | None = None) -> float:
@@ -57,8 +59,8 @@ class MintBudget(Protocol):
 
 
 class NoBudget:
-    """No budget of our own: the transport still waits out GitHub's rate limits. What a step uses until
-    the App-wide budget exists (one step mints at most once)."""
+    """No budget at all: the transport still waits out GitHub's rate limits. For tests of the use-cases;
+    programs build theirs with :func:`peribolos_core.clients.minter` (the App-wide budget)."""
 
     def acquire(self, now: float, deadline: float | None = None) -> float:
         return 0.0

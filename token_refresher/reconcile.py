@@ -2,11 +2,15 @@
 
 :meth:`Refresher.plan` lists both sides and returns a :class:`RunPlan`; :meth:`Refresher.execute` carries
 out the RunPlan it is handed; :meth:`Refresher.run` is the two in a row. Nothing is kept on the Refresher
-between the calls. Decisions come from :mod:`token_refresher.plan`; minting and storing from
-:mod:`peribolos_core.tokens` (the same use-cases as the steps'). Each Secret changes by one create, one
-replace, one patch or one delete, never by a delete followed by a create, so a run killed at any instant
-leaves each Secret either as it was (its old token, still valid: minting a new token does not revoke the
-old one) or fully new. Rerunning converges because the plan is recomputed from what is stored.
+between the calls. Decisions, and the instant of each mint, come from :mod:`token_refresher.plan`: a
+worker waits until its mint's instant, then takes a slot of the App-wide budget; minting and storing come
+from :mod:`peribolos_core.tokens` (the same use-cases as the steps'). At the end the run's figures go to
+the status ConfigMap (:mod:`peribolos_core.run_status`) for the metrics exporter.
+
+Each Secret changes by one create, one replace, one patch or one delete, never by a delete followed by a
+create, so a run killed at any instant leaves each Secret either as it was (its old token, still valid:
+minting a new token does not revoke the old one) or fully new. Rerunning converges because the plan is
+recomputed from what is stored.
 """
 
 from __future__ import annotations
@@ -23,16 +27,15 @@ from typing import Any
 from peribolos_core import tokens
 from peribolos_core.errors import InstallationGone, InstallationSuspended, MintDeferred, PeribolosError
 from peribolos_core.github import GitHubApp
+from peribolos_core.mint_budget import KubeMintBudget, LocalMintBudget, peak_per_window
+from peribolos_core.run_status import RESULTS, RunStatus, RunStatusStore
 from peribolos_core.token_store import StoredToken, TokenStore
 
-from .budget import MintBudget, peak_per_window
 from .executor import DEFAULT_CONCURRENCY, run_bounded
-from .plan import DEFAULT_DISALLOWED_GRACE, MINTING, Kind, Plan, Step, plan
+from .plan import DEFAULT_DISALLOWED_GRACE, MINTING, Kind, Plan, Step, Timing, plan
 
 log = logging.getLogger("peribolos.refresher")
 
-RESULTS = ("refreshed", "created", "deleted", "suspended", "disallowed", "skipped", "fresh", "deferred",
-           "failed")
 _WOULD = {
     Kind.CREATE: "created", Kind.REFRESH: "refreshed", Kind.DELETE: "deleted", Kind.SUSPEND: "suspended",
     Kind.DISALLOW: "disallowed", Kind.REMOVE: "deleted", Kind.SKIP: "skipped", Kind.FRESH: "fresh",
@@ -40,6 +43,11 @@ _WOULD = {
 }
 _QUIET = frozenset({Kind.FRESH, Kind.SKIP, Kind.DEFER})
 """Steps that change nothing: no line of their own (the summary counts them)."""
+LATE_START = 10.0
+"""Seconds a mint planned for the run's last instant may start late (the work before it, a busy budget)."""
+_KEPT = frozenset({Kind.CREATE, Kind.REFRESH, Kind.FRESH, Kind.DEFER})
+"""Steps of the installations whose token the refresher keeps fresh (served, active organisations)."""
+Budget = LocalMintBudget | KubeMintBudget
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class Outcome:
     minted: bool = False
     """GitHub issued a token for this installation in this run (and it was stored)."""
     error: str | None = None
+    expires_at: datetime | None = None
+    """The new token's expiry, when one was minted."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,8 @@ class RunPlan:
     """The Secrets as listed: each write carries the resourceVersion seen here (one request a Secret)."""
     now: datetime
     """The wall-clock instant the plan was made for (expiries and the disallowed marks are judged at it)."""
+    clock: float
+    """The Refresher's clock at ``now``: a mint's instant ``at`` is ``clock + (at - now)`` on it."""
     started: float
     """When the listing began, on the Refresher's clock (the run's duration counts from it)."""
     listing_github_requests: int
@@ -86,6 +98,12 @@ class Summary:
     installations: int
     dry_run: bool = False
     deferred_earliest_expiry: datetime | None = None
+    below_margin: int = 0
+    """Tokens found with less than the margin left when the run planned (expired ones included)."""
+    earliest_expiry: datetime | None = None
+    """The soonest expiry among the kept tokens when the run ended (None: none stored)."""
+    missing: int = 0
+    """Served installations still without a token when the run ended."""
     outcomes: list[Outcome] = field(default_factory=list, repr=False)
 
     @property
@@ -104,6 +122,9 @@ class Summary:
             "github_requests": self.github_requests,
             "kube_requests": self.kube_requests,
             "installations": self.installations,
+            "below_margin": self.below_margin,
+            "earliest_expiry": self.earliest_expiry.isoformat() if self.earliest_expiry else None,
+            "missing": self.missing,
             "dry_run": self.dry_run,
         }
 
@@ -113,37 +134,48 @@ def _utcnow() -> datetime:
 
 
 class Refresher:
-    """Carries out runs. ``now`` is the wall clock (token expiries); ``clock`` and ``sleep`` time the
-    budget's waits, the run's deadline and its duration."""
+    """Carries out runs. ``now`` is the wall clock (token expiries); ``clock`` and ``sleep`` time the mints'
+    instants, the budget's waits, the run's deadline and its duration. With the App-wide budget (a
+    :class:`~peribolos_core.mint_budget.KubeMintBudget`) ``clock`` must be ``time.time``."""
 
     def __init__(
         self,
         app: GitHubApp,
         store: TokenStore,
         *,
-        min_valid: timedelta = timedelta(minutes=45),
+        margin: timedelta = timedelta(minutes=15),
+        interval: timedelta = timedelta(minutes=30),
+        max_run_time: timedelta | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        budget: MintBudget | None = None,
-        max_run_time: timedelta = timedelta(minutes=20),
+        budget: Budget | None = None,
         dry_run: bool = False,
         allowed_orgs: frozenset[str] | None = None,
         disallowed_grace: timedelta = DEFAULT_DISALLOWED_GRACE,
+        status: RunStatusStore | None = None,
         now: Callable[[], datetime] = _utcnow,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.app = app
         self.store = store
-        self.min_valid = min_valid
+        self.margin = margin
+        self.interval = interval
+        self.max_run_time = max_run_time or default_run_time(interval)
         self.concurrency = concurrency
-        self.budget = budget or MintBudget(150)
-        self.max_run_time = max_run_time
+        self.budget: Budget = budget or LocalMintBudget(150)
         self.dry_run = dry_run
         self.allowed_orgs = allowed_orgs
         self.disallowed_grace = disallowed_grace
+        self.status = status
         self.now = now
         self.clock = clock
+        self.sleep = sleep
         self.minter = tokens.Minter(app, self.budget, clock=clock, sleep=sleep)
+
+    @property
+    def timing(self) -> Timing:
+        return Timing(margin=self.margin, interval=self.interval, run_time=self.max_run_time,
+                      seconds_per_mint=self.budget.seconds_per_mint)
 
     def plan(self) -> RunPlan:
         """List both sides and plan. Raises the listing's PeribolosError: nothing is planned from half a
@@ -152,14 +184,14 @@ class Refresher:
         github_before, kube_before = self.app.request_count, self.store.request_count
         stored = self.store.list()
         installations = list(self.app.iter_installations())
-        now = self.now()
+        now, clock = self.now(), self.clock()
         the_plan = plan(
-            stored, installations, now=now, min_valid=self.min_valid,
-            mint_capacity=self.budget.capacity(self.max_run_time.total_seconds()),
+            stored, installations, now=now, timing=self.timing,
             allowed_orgs=self.allowed_orgs, disallowed_grace=self.disallowed_grace,
         )
         return RunPlan(
-            plan=the_plan, stored={s.installation_id: s for s in stored}, now=now, started=started,
+            plan=the_plan, stored={s.installation_id: s for s in stored}, now=now, clock=clock,
+            started=started,
             listing_github_requests=self.app.request_count - github_before,
             listing_kube_requests=self.store.request_count - kube_before,
         )
@@ -173,11 +205,19 @@ class Refresher:
         github_before, kube_before = self.app.request_count, self.store.request_count
         granted_before = self.budget.used
         steps = run.plan.steps
+        if run.plan.below_margin:
+            log.warning(
+                "tokens below the margin: they are minted first among the due ones, as the budget allows",
+                extra={"event": "below-margin", "below_margin": run.plan.below_margin,
+                       "margin_s": self.margin.total_seconds(),
+                       "hint": "after an outage or a missed run this heals by itself; if it repeats, the "
+                               "fleet needs more than the mint budget: see docs/operations.md, Mint budget"},
+            )
         if self.dry_run:
             outcomes = [self._would(step) for step in steps]
         else:
             work = run.plan.of(Kind.DELETE, Kind.SUSPEND, Kind.DISALLOW, Kind.REMOVE) + run.plan.mints
-            deadline = self.clock() + self.max_run_time.total_seconds()
+            deadline = run.clock + self.max_run_time.total_seconds() + LATE_START
             carry_out = functools.partial(self._carry_out, run=run, deadline=deadline)
             done = {o.step.installation_id: o for o in run_bounded(work, carry_out, self.concurrency)}
             outcomes = [done.get(s.installation_id) or Outcome(s, _WOULD[s.kind]) for s in steps]
@@ -186,15 +226,17 @@ class Refresher:
         earliest = min((s.expires_at for s in deferred if s.expires_at), default=None)
         if deferred:
             log.warning(
-                "mint budget exhausted: tokens left for the next run; ensure-token mints them on demand",
+                "mint budget exhausted: tokens left below the margin until a run mints them; the sync Task "
+                "mints on demand",
                 extra={"event": "deferred", "deferred": len(deferred),
                        "earliest_deferred_expiry": earliest.isoformat() if earliest else None,
                        "mint_budget_per_minute": self.budget.per_minute,
                        "max_run_time_s": self.max_run_time.total_seconds(),
-                       "hint": "nothing to do: the next run takes them first, ensure-token mints on demand; "
+                       "hint": "nothing to do for a one-off (the next run takes them first); if it repeats, "
                                "see docs/operations.md, Mint budget, for fleet sizing"},
             )
         granted = self.budget.granted[granted_before:]
+        kept = _kept_expiries(outcomes)
         summary = Summary(
             counts={name: counts.get(name, 0) for name in RESULTS},
             tokens_minted=sum(o.minted for o in outcomes),
@@ -206,10 +248,34 @@ class Refresher:
             installations=len({s.installation_id for s in steps}),
             dry_run=self.dry_run,
             deferred_earliest_expiry=earliest,
+            below_margin=run.plan.below_margin,
+            earliest_expiry=min((e for e in kept if e is not None), default=None),
+            missing=sum(1 for e in kept if e is None),
             outcomes=outcomes,
         )
         log.info("refresh run finished", extra={"event": "summary", **summary.log_fields()})
+        self._record(summary)
         return summary
+
+    def _record(self, summary: Summary) -> None:
+        """The run's figures on the status ConfigMap; a failure to write them fails no installation."""
+        if self.status is None or self.dry_run:
+            return
+        status = RunStatus(
+            finished_at=self.now().timestamp(), duration_s=round(summary.duration_s, 3),
+            exit_code=summary.exit_code, counts=summary.counts, tokens_minted=summary.tokens_minted,
+            mint_requests=summary.mint_requests, installations=summary.installations,
+            below_margin=summary.below_margin, margin_s=self.margin.total_seconds(),
+            interval_s=self.interval.total_seconds(),
+            earliest_expiry=summary.earliest_expiry.timestamp() if summary.earliest_expiry else None,
+            missing=summary.missing,
+        )
+        try:
+            self.status.write(status)
+        except PeribolosError as exc:
+            log.warning("cannot record the run's figures for the metrics exporter",
+                        extra={"event": "status-not-written", "error_type": type(exc).__name__,
+                               "error": str(exc), "status": repr(self.status)})
 
     # -- one installation ---------------------------------------------------------------------------------
 
@@ -240,11 +306,20 @@ class Refresher:
                         step, "deleted")
                 return Outcome(step, "deleted")
             assert step.kind in MINTING, step
+            self._wait_until(step, run)
             return self._mint(step, run.stored.get(step.installation_id), deadline)
         except PeribolosError as exc:
             return self._failed(step, exc)
         except Exception as exc:  # noqa: BLE001 - a bug for one installation must not stop the others
             return self._failed(step, exc)
+
+    def _wait_until(self, step: Step, run: RunPlan) -> None:
+        """Sleep until the mint's planned instant (the plan spreads the mints; the budget still rules)."""
+        if step.at is None:
+            return
+        wait = run.clock + (step.at - run.now).total_seconds() - self.clock()
+        if wait > 0:
+            self.sleep(wait)
 
     def _delete_if_gone(self, step: Step) -> Outcome:
         # Absent from the list is not proof: pagination can skip an entry while installations come and go.
@@ -282,7 +357,7 @@ class Refresher:
             return Outcome(step, "suspended")
         result = "created" if outcome.action == "created" else "refreshed"
         _change(f"token Secret {result}", step, result, expires_at=outcome.expires_at.isoformat())
-        return Outcome(step, result, minted=True)
+        return Outcome(step, result, minted=True, expires_at=outcome.expires_at)
 
     def _nothing_to_do(self, step: Step, why: str) -> Outcome:
         fields = {"event": "skipped", "installation_id": step.installation_id, "org": step.org}
@@ -303,6 +378,17 @@ class Refresher:
         return Outcome(step, "failed", error=f"{type(exc).__name__}: {message}")
 
 
+def default_run_time(interval: timedelta) -> timedelta:
+    """Start no mint later than a minute before the next run (half the interval when that is shorter)."""
+    return max(interval - timedelta(minutes=1), interval / 2)
+
+
+def _kept_expiries(outcomes: list[Outcome]) -> list[datetime | None]:
+    """The expiry each kept installation's Secret holds after the run (None: it has no Secret)."""
+    return [o.expires_at if o.minted else o.step.expires_at for o in outcomes
+            if o.step.kind in _KEPT and o.result in ("refreshed", "created", "fresh", "deferred", "failed")]
+
+
 def _change(message: str, step: Step, result: str, *, dry_run: bool = False, **extra: Any) -> None:
     """The one JSON log line per change (``event`` is the result: created, refreshed, deleted, ...)."""
     fields: dict[str, Any] = {
@@ -316,4 +402,4 @@ def _change(message: str, step: Step, result: str, *, dry_run: bool = False, **e
     log.info(message, extra=fields)
 
 
-__all__ = ["MINTING", "RESULTS", "Outcome", "Refresher", "RunPlan", "Summary"]
+__all__ = ["MINTING", "RESULTS", "Outcome", "Refresher", "RunPlan", "Summary", "default_run_time"]

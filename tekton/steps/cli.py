@@ -98,9 +98,9 @@ token_file_option = click.option(
 repo_option = click.option("--repo", required=True, help="Repository as ORG/REPO, e.g. my-org/.github.")
 
 
-def _minter(app: AppSettings) -> token_cases.Minter:
-    """The steps mint without a budget of their own (one mint at most per step; see peribolos_core.tokens)."""
-    return token_cases.Minter(clients.github_app(app))
+def _minter(app: AppSettings, kube: KubeSettings) -> token_cases.Minter:
+    """The App-wide mint budget's minter (``--mint-budget``): a step that must wait for a slot logs it."""
+    return clients.minter(app, kube)
 
 
 def _now() -> datetime:
@@ -141,7 +141,7 @@ def install(installation_id: int, app: AppSettings, kube: KubeSettings) -> None:
     Run on installation created/unsuspend/new_permissions_accepted and repositories added/removed.
     """
     check_installation_id(installation_id)
-    outcome = token_cases.install(_minter(app), clients.token_store(kube), installation_id)
+    outcome = token_cases.install(_minter(app, kube), clients.token_store(kube), installation_id)
     log.info("installation token stored", extra=tokens.describe(outcome, _now()))
 
 
@@ -193,7 +193,7 @@ def ensure_token(
     """
     check_installation_id(installation_id)
     check_min_valid(min_valid)
-    minter, store = _minter(app), clients.token_store(kube)
+    minter, store = _minter(app, kube), clients.token_store(kube)
     now = _now()
     outcome = token_cases.ensure(minter, store, installation_id, min_valid, now)
     if token_file is not None:
@@ -331,7 +331,7 @@ def prepare(
     save = _record_to(state_dir)
     try:
         locks = clients.org_locks(kube) if row.locks else None
-        minter = _minter(app)
+        minter = _minter(app, kube)
     except PeribolosError as exc:
         # The App key or the kubeconfig is unusable: say so on the check run (report), then exit 2.
         save(state.Record(state.PREPARE, state.FAILED, f"The service is misconfigured: {exc}", "service",
@@ -587,6 +587,7 @@ def check_config(
 @click.option("--required-admins", multiple=True, metavar="LOGIN", help="As peribolos' (repeatable).")
 @click.option("--docs-url", default="", help="Where the org admins' guide is published (linked from the PR).")
 @app_options
+@kube_options
 def bootstrap(
     installation_id: int,
     org: str,
@@ -601,6 +602,7 @@ def bootstrap(
     required_admins: tuple[str, ...],
     docs_url: str,
     app: AppSettings,
+    kube: KubeSettings,
 ) -> None:
     """When --repo has no --path on its default branch, export the org as it is on GitHub in peribolos'
     format and open a pull request adding it (merging it changes nothing). Never twice: the file, or any
@@ -621,7 +623,7 @@ def bootstrap(
         docs_url=docs_url,
     )
     outcome = bootstrap_step.bootstrap(
-        _minter(app), lambda token: clients.installation_client(app.github, token), request
+        _minter(app, kube), lambda token: clients.installation_client(app.github, token), request
     )
     level = logging.WARNING if outcome.action in bootstrap_step.NEEDS_ATTENTION else logging.INFO
     log.log(

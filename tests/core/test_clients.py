@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from peribolos_core import clients
 from peribolos_core.errors import ConfigError
-from peribolos_core.settings import AppSettings, GitHubSettings, KubeSettings
+from peribolos_core.mint_budget import KubeMintBudget, LocalMintBudget
+from peribolos_core.settings import AppSettings, GitHubSettings, KubeSettings, MintBudgetSettings
 from tests.fakes.fixtures import APP_ID, write_key
 
 
@@ -53,3 +55,18 @@ def test_token_store_needs_usable_credentials(tmp_path: Path) -> None:
     broken.write_text("apiVersion: v1\nkind: Config\n")
     with pytest.raises(ConfigError, match="cannot load Kubernetes credentials from kubeconfig"):
         clients.token_store(KubeSettings("ns", str(broken)))
+
+
+def test_a_minter_without_a_shared_budget_keeps_one_of_its_own(key_file: Path) -> None:
+    minter = clients.minter(AppSettings(APP_ID, key_file, mint_budget=MintBudgetSettings(120)))
+    assert isinstance(minter.budget, LocalMintBudget) and minter.budget.per_minute == 120
+    assert minter.clock is time.time
+
+
+def test_a_minter_spends_the_app_wide_budget_on_its_config_map(key_file: Path, kube_apiserver) -> None:
+    budget = MintBudgetSettings(150, "peribolos-mint-budget", "peribolos")
+    minter = clients.minter(AppSettings(APP_ID, key_file, mint_budget=budget),
+                            KubeSettings("tokens", str(kube_apiserver.kubeconfig)))
+    assert isinstance(minter.budget, KubeMintBudget)
+    assert (minter.budget.name, minter.budget.maps.namespace, minter.budget.per_minute) == (
+        "peribolos-mint-budget", "peribolos", 150)

@@ -22,7 +22,7 @@ from peribolos_core.options import (
     log_options,
     version_option,
 )
-from peribolos_core.settings import AppSettings, GitHubSettings, KubeSettings
+from peribolos_core.settings import AppSettings, GitHubSettings, KubeSettings, MintBudgetSettings
 
 
 def _config_errors_exit_2(func: Any) -> Any:
@@ -58,7 +58,8 @@ def fetcher(github: GitHubSettings) -> None:
 
 def invoke(command: click.Command, args: list[str], env: dict[str, str] | None = None) -> Any:
     SEEN.clear()
-    blank = {"POD_NAMESPACE": "", "KUBECONFIG": "", "TOKEN_NAMESPACE": ""}
+    blank = {"POD_NAMESPACE": "", "KUBECONFIG": "", "TOKEN_NAMESPACE": "", "MINT_BUDGET": "",
+             "MINT_BUDGET_NAMESPACE": "", "MINT_BUDGET_PER_MINUTE": ""}
     return CliRunner().invoke(command, args, env={**blank, **(env or {})})
 
 
@@ -96,6 +97,23 @@ def test_the_token_namespace_has_its_own_flag_and_variable() -> None:
 
 
 @pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ([], {}, MintBudgetSettings(150, "", None)),
+        (["--mint-budget", "peribolos-mint-budget", "--mint-budget-namespace", "main",
+          "--mint-budget-per-minute", "120"], {}, MintBudgetSettings(120, "peribolos-mint-budget", "main")),
+        ([], {"MINT_BUDGET": "b", "MINT_BUDGET_NAMESPACE": "ns", "MINT_BUDGET_PER_MINUTE": "10"},
+         MintBudgetSettings(10, "b", "ns")),
+    ],
+    ids=["default-no-shared-budget", "flags", "environment"],
+)
+def test_the_app_carries_its_mint_budget(args, env, expected) -> None:
+    result = invoke(program, ["--app-id", "12", "--private-key-file", "/k.pem", *args], env)
+    assert result.exit_code == 0, result.output
+    assert SEEN["app"].mint_budget == expected
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--private-key-file", "/k.pem"], "--app-id / GITHUB_APP_ID must be"),
@@ -103,8 +121,12 @@ def test_the_token_namespace_has_its_own_flag_and_variable() -> None:
         (["--app-id", "12", "--private-key-file", "/k.pem", "--namespace", "No_Way"], "valid namespace name"),
         (["--app-id", "12", "--private-key-file", "/k.pem", "--namespace", "ns", "--kubeconfig", "/nope"],
          "/nope does not exist"),
+        (["--app-id", "12", "--private-key-file", "/k.pem", "--mint-budget", "Not_A_Name"],
+         "--mint-budget / MINT_BUDGET 'Not_A_Name' is not a valid ConfigMap name"),
+        (["--app-id", "12", "--private-key-file", "/k.pem", "--mint-budget", "b", "--mint-budget-namespace",
+          "No_Way"], "--mint-budget-namespace / MINT_BUDGET_NAMESPACE 'No_Way' is not a valid namespace"),
     ],
-    ids=["no-app-id", "no-key", "bad-namespace", "no-kubeconfig"],
+    ids=["no-app-id", "no-key", "bad-namespace", "no-kubeconfig", "bad-budget-name", "bad-budget-namespace"],
 )
 def test_bad_settings_are_config_errors_inside_the_command(args: list[str], message: str) -> None:
     result = invoke(program, args)

@@ -34,7 +34,7 @@ DETAILS_URL = "https://tekton.example.com/#/namespaces/{namespace}/taskruns/{tas
 
 @pytest.fixture(scope="session")
 def fake_github_session(app_key: rsa.RSAPrivateKey) -> Iterator[FakeGitHub]:  # noqa: F811
-    # Tokens live 30 min here (GitHub: 1 h), so the refresher's default --min-valid 45m re-mints them.
+    # Tokens live 30 min here (GitHub: 1 h): ensure-token (--min-valid 45m) re-mints them for every TaskRun.
     with FakeGitHub(APP_ID, app_key.public_key(), token_ttl=1800) as github:
         github.add_installation(INSTALLATION_ID, ORG)
         github.add_installation(OTHER_ORG_INSTALLATION_ID, OTHER_ORG)
@@ -59,7 +59,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(scope="session")
 def cluster_github(app_key: rsa.RSAPrivateKey) -> Iterator[FakeGitHub]:  # noqa: F811
-    # Tokens live 30 min here (GitHub: 1 h), so the refresher's --min-valid 45m re-mints them.
+    # Tokens live 30 min here (GitHub: 1 h): ensure-token (--min-valid 45m) re-mints them for every TaskRun.
     with FakeGitHub(APP_ID, app_key.public_key(), host=NODE_IP, token_ttl=1800) as github:
         for installation_id, org in ((INSTALLATION_ID, ORG), (OTHER_ORG_INSTALLATION_ID, OTHER_ORG)):
             github.add_installation(installation_id, org)

@@ -25,11 +25,13 @@ from tests.infra.product import APP_SECRET, Product
 pytestmark = pytest.mark.e2e
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# The steps that call the API: the token Secret, the org's Lease, peribolos' log, and the App-wide mint
+# budget's ConfigMap for every step that mints.
 API_STEPS = {
-    "peribolos-install": {"step-install"},
+    "peribolos-install": {"step-install", "step-bootstrap"},
     "peribolos-uninstall": {"step-uninstall"},
     "peribolos-sync": {"step-prepare", "step-report"},
-    "peribolos-dry-run": {"step-report"},
+    "peribolos-dry-run": {"step-prepare", "step-report"},
 }
 KEY_STEPS = {
     # bootstrap (on by default) mints narrow tokens of its own for the org's export and its pull request.

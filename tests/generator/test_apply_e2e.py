@@ -34,10 +34,16 @@ def kube_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Control
 APPLY_CASES = ["defaults", "ghes-ingress", "external-interceptor", "dry-run-only", "pinned-scheduled"]
 
 
+OPERATOR_GROUP = "monitoring.coreos.com/"
+"""prometheus-operator's kinds (ServiceMonitor, PrometheusRule): no CRD for them here; test_render checks
+what they select."""
+
+
 def _objects(case: str, namespace: str) -> list[dict[str, Any]]:
     files = [] if case == "defaults" else [VALUES_DIR / f"{case}.yaml"]
     values = load_values(files, [f"namespace={namespace}"])
-    return [obj for group in render_objects(values).values() for obj in group]
+    return [obj for group in render_objects(values).values() for obj in group
+            if not obj["apiVersion"].startswith(OPERATOR_GROUP)]
 
 
 @pytest.mark.parametrize("case", APPLY_CASES)
@@ -116,6 +122,28 @@ ACCESS = [
     ("peribolos-refresher", "list", "", "pods", HERE, False),
     ("peribolos-interceptor", "get", "", "secrets", HERE, False),
     ("peribolos-interceptor", "get", "", "configmaps", HERE, False),
+    ("peribolos-exporter", "watch", "tekton.dev", "taskruns", HERE, True),
+    ("peribolos-exporter", "list", "batch", "jobs", HERE, True),
+    ("peribolos-exporter", "get", "", "secrets", HERE, False),
+    ("peribolos-exporter", "list", "", "configmaps", HERE, False),
+    ("peribolos-exporter", "create", "tekton.dev", "taskruns", HERE, False),
+]
+# (account, verb, ConfigMap name, allowed): the budget and the status are named objects.
+CONFIG_MAP_ACCESS = [
+    ("peribolos-install", "get", "peribolos-mint-budget", True),
+    ("peribolos-sync", "update", "peribolos-mint-budget", True),
+    ("peribolos-refresher", "update", "peribolos-mint-budget", True),
+    ("peribolos-refresher", "update", "peribolos-refresher-status", True),
+    ("peribolos-exporter", "get", "peribolos-mint-budget", True),
+    ("peribolos-exporter", "get", "peribolos-refresher-status", True),
+    ("peribolos-exporter", "update", "peribolos-mint-budget", False),
+    ("peribolos-sync", "update", "peribolos-refresher-status", False),
+    ("peribolos-install", "update", "config-logging-triggers", False),
+    ("peribolos-sync", "create", "", False),
+    ("peribolos-uninstall", "get", "peribolos-mint-budget", False),
+    ("peribolos-refresher", "create", "", False),
+    ("peribolos-eventlistener", "update", "peribolos-mint-budget", False),
+    ("peribolos-interceptor", "get", "peribolos-mint-budget", False),
 ]
 
 
@@ -136,6 +164,26 @@ def test_rbac_grants_each_actor_its_job_and_nothing_more(
     namespace = rbac_namespace
     target = {HERE: namespace, TOKENS: f"{namespace}-tokens"}.get(where, where)
     assert _allowed(kube_apiserver, namespace, account, verb, group, resource, target) is allowed
+
+
+@pytest.mark.parametrize(
+    ("account", "verb", "name", "allowed"),
+    [pytest.param(*row, id=f"{row[0]}-{row[1]}-{row[2] or 'any'}-{'yes' if row[3] else 'no'}")
+     for row in CONFIG_MAP_ACCESS],
+)
+def test_only_the_minters_may_change_the_budget_and_nobody_may_create_config_maps(
+    kube_apiserver: Any, rbac_namespace: str, account: str, verb: str, name: str, allowed: bool
+) -> None:
+    from kubernetes import client
+
+    api = client.AuthorizationV1Api(kube_apiserver.api_client())
+    review = client.V1SubjectAccessReview(spec=client.V1SubjectAccessReviewSpec(
+        user=f"system:serviceaccount:{rbac_namespace}:{account}",
+        groups=["system:serviceaccounts", f"system:serviceaccounts:{rbac_namespace}", "system:authenticated"],
+        resource_attributes=client.V1ResourceAttributes(
+            verb=verb, group="", resource="configmaps", namespace=rbac_namespace, name=name or None),
+    ))
+    assert bool(api.create_subject_access_review(review).status.allowed) is allowed
 
 
 def test_the_documented_prune_command_removes_what_is_no_longer_rendered_and_nothing_else(
@@ -175,9 +223,12 @@ def test_the_documented_prune_command_removes_what_is_no_longer_rendered_and_not
     assert batch.list_namespaced_cron_job("peribolos").items == []
     assert client.NetworkingV1Api(api).list_namespaced_network_policy("peribolos").items == []
     roles = {r.metadata.name for r in rbac.list_namespaced_role("peribolos").items}
-    assert roles == {"peribolos-eventlistener", "peribolos-sync"}
+    assert roles == {"peribolos-eventlistener", "peribolos-sync", "peribolos-mint-budget",
+                     "peribolos-exporter"}
     token_roles = {r.metadata.name for r in rbac.list_namespaced_role("peribolos-tokens").items}
     assert token_roles == {"peribolos-install", "peribolos-uninstall"}, "the refresher's is pruned there too"
+    config_maps = {c.metadata.name for c in core.list_namespaced_config_map("peribolos").items}
+    assert "peribolos-refresher-status" not in config_maps and "peribolos-mint-budget" in config_maps
     # Kept: what is still rendered, the namespace, the Secrets, and the other install entirely.
     assert client.AppsV1Api(api).read_namespaced_deployment("peribolos-interceptor", "peribolos")
     assert core.read_namespace("peribolos")

@@ -98,8 +98,8 @@ def _validate(docs: list[dict[str, Any]]) -> Any:
     return validate_documents([Document("<kustomize>", doc) for doc in docs], [])
 
 
-def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    (found,) = [doc for doc in docs if doc["kind"] == kind]
+def _one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    (found,) = [doc for doc in docs if doc["kind"] == kind and name in (None, doc["metadata"]["name"])]
     return found
 
 
@@ -164,7 +164,7 @@ def test_a_base_rendered_for_its_namespace_takes_images_and_patches_without_a_wa
     }
     overlay = _overlay(tmp_path / "overlay", base, images=IMAGES, patches=[patch])
     docs = _kustomize(overlay)
-    assert _one(docs, "Deployment")["spec"]["replicas"] == 3
+    assert _one(docs, "Deployment", "peribolos-interceptor")["spec"]["replicas"] == 3
     assert _one(docs, "ClusterInterceptor")["metadata"]["name"] == cluster_interceptor_name("team-a")
     report = _validate(docs)
     assert (report.problems, report.warnings) == ([], [])

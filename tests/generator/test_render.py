@@ -446,8 +446,8 @@ def test_install_bootstraps_an_org_without_config_after_storing_its_token(
     ]
     assert bootstrap["args"] == args
     assert bootstrap["image"] == steps[0]["image"] and bootstrap["env"] == steps[0]["env"], "mints its tokens"
-    # The App key as install has it; no Kubernetes credential (it writes no Secret).
-    assert bootstrap["volumeMounts"] == [m for m in steps[0]["volumeMounts"] if m["name"] == "github-app"]
+    # The App key as install has it, and the API for the App-wide mint budget.
+    assert bootstrap["volumeMounts"] == steps[0]["volumeMounts"]
     assert {m["name"] for m in steps[0]["volumeMounts"]} == {"github-app", "kube-api"}
 
 
@@ -533,27 +533,111 @@ def test_extra_labels_annotations_and_scheduling_reach_every_object_and_pod() ->
 
 
 def test_refresher_cronjob_flags_and_safety() -> None:
-    cronjob = _one(flat_objects("pinned-scheduled"), "CronJob", "peribolos-token-refresher")
+    objects = flat_objects("pinned-scheduled")
+    cronjob = _one(objects, "CronJob", "peribolos-token-refresher")
     spec = cronjob["spec"]
     assert spec["concurrencyPolicy"] == "Forbid"
-    assert spec["schedule"] == "*/10 * * * *"
+    assert spec["schedule"] == "5,20,35,50 * * * *"
     assert spec["startingDeadlineSeconds"] > 0
-    assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] > 0
+    assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 600
     assert spec["successfulJobsHistoryLimit"] >= 0 and spec["failedJobsHistoryLimit"] >= 0
     (container,) = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    # the schedule's longest gap (:50 to :05) is --interval; 4/5 of the deadline is --max-run-time
     assert container["command"] == [
-        "peribolos-refresh-tokens",
-        "--min-valid",
-        "50m",
-        "--concurrency",
-        "4",
-        "--mint-budget-per-minute",
-        "60",
-        "--max-run-time",
-        f"{spec['jobTemplate']['spec']['activeDeadlineSeconds'] * 4 // 5}s",
-        "--dry-run",
+        "peribolos-refresh-tokens", "--margin", "20m", "--interval", "15m", "--max-run-time", "8m",
+        "--concurrency", "4", "--dry-run",
     ]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert {k: env[k] for k in ("MINT_BUDGET", "MINT_BUDGET_NAMESPACE", "MINT_BUDGET_PER_MINUTE",
+                                "REFRESHER_STATUS")} == {
+        "MINT_BUDGET": "app-mint-budget", "MINT_BUDGET_NAMESPACE": "peribolos",
+        "MINT_BUDGET_PER_MINUTE": "60", "REFRESHER_STATUS": "peribolos-refresher-status"}
     assert not _find(flat_objects("dry-run-only"), "CronJob", "peribolos-token-refresher")
+
+
+@pytest.mark.parametrize(("sets", "interval", "deadline", "max_run_time"), [
+    ([], "10m", 720, None),
+    (['refresher.schedule="*/30 * * * *"'], "30m", 1920, None),
+    (["refresher.schedule=0,7,30 * * * *", "refresher.activeDeadlineSeconds=600"], "30m", 600, "8m"),
+    (['refresher.schedule="*/2 * * * *"', "refresher.activeDeadlineSeconds=3600"], "2m", 3600, "2m"),
+], ids=["default-every-10-minutes", "the-seeds-30-minutes", "deadline-given", "deadline-longer-than-a-gap"])
+def test_the_refresher_is_told_the_longest_gap_between_its_runs(sets, interval, deadline,
+                                                                max_run_time) -> None:
+    objects = render_objects(load_values([], sets))["refresher"]
+    job = next(o for o in objects if o["kind"] == "CronJob")["spec"]["jobTemplate"]["spec"]
+    command = job["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--interval") + 1] == interval
+    assert job["activeDeadlineSeconds"] == deadline
+    given = command[command.index("--max-run-time") + 1] if "--max-run-time" in command else None
+    assert given == max_run_time
+
+
+def test_every_minting_container_names_the_app_wide_budget() -> None:
+    """The Tasks' steps (stepTemplate) and the refresher spend the one budget; only they may touch it."""
+    objects = flat_objects("defaults")
+    expected = [{"name": "MINT_BUDGET", "value": "peribolos-mint-budget"},
+                {"name": "MINT_BUDGET_NAMESPACE", "value": "peribolos"},
+                {"name": "MINT_BUDGET_PER_MINUTE", "value": "150"}]
+    for task in (o for o in objects if o["kind"] == "Task"):
+        env = task["spec"]["stepTemplate"]["env"]
+        assert [e for e in env if e["name"].startswith("MINT_BUDGET")] == expected, task["metadata"]["name"]
+    cronjob = _one(objects, "CronJob", "peribolos-token-refresher")
+    env = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert [e for e in env if e["name"].startswith("MINT_BUDGET")] == expected
+    budget = _one(objects, "ConfigMap", "peribolos-mint-budget")
+    assert "data" not in budget  # the minters fill it; an apply never resets it
+    binding = _one(objects, "RoleBinding", "peribolos-mint-budget")
+    # Bound: exactly the identities whose pods hold the App key (a Task step mounting it, or the refresher).
+    minting_tasks = {
+        t["metadata"]["name"] for t in objects if t["kind"] == "Task"
+        and any(m["name"] == "github-app" for s in t["spec"]["steps"] for m in s["volumeMounts"])
+    }
+    runs = [r for t in objects if t["kind"] == "TriggerTemplate" for r in t["spec"]["resourcetemplates"]]
+    minters = {r["spec"]["serviceAccountName"] for r in runs if r["spec"]["taskRef"]["name"] in minting_tasks}
+    assert [s["name"] for s in binding["subjects"]] == sorted(minters | {"peribolos-refresher"})
+    assert minters == {"peribolos-install", "peribolos-sync"}
+    (rule,) = _one(objects, "Role", "peribolos-mint-budget")["rules"]
+    assert rule == {"apiGroups": [""], "resources": ["configmaps"],
+                    "resourceNames": ["peribolos-mint-budget"], "verbs": ["get", "update"]}
+
+
+@pytest.mark.parametrize(("case", "monitor", "rule"), [
+    ("defaults", None, False),
+    ("pinned-scheduled", "ServiceMonitor", True),
+], ids=["none-by-default", "servicemonitor-and-rule"])
+def test_monitoring_objects_select_the_metrics_endpoints(case, monitor, rule) -> None:
+    objects = flat_objects(case)
+    monitors = [o for o in objects if o["kind"] in ("ServiceMonitor", "PodMonitor")]
+    assert [m["kind"] for m in monitors] == ([monitor] if monitor else [])
+    if monitor:
+        (found,) = monitors
+        assert found["metadata"]["labels"]["release"] == "prometheus"
+        services = [o for o in objects if o["kind"] == "Service" and _selected(found["spec"]["selector"], o)]
+        assert {s["metadata"]["name"] for s in services} == {"peribolos-interceptor", "peribolos-exporter"}
+        named = {p["name"] for s in services for p in s["spec"]["ports"]}
+        assert {e["port"] for e in found["spec"]["endpoints"]} <= named
+    rules = [o for o in objects if o["kind"] == "PrometheusRule"]
+    assert len(rules) == int(rule)
+    if rule:
+        alerts = {r["alert"] for g in rules[0]["spec"]["groups"] for r in g["rules"]}
+        assert alerts == {"PeribolosSyncFailed", "PeribolosTokenBelowMargin", "PeribolosRefresherFailed"}
+
+
+def _selected(selector: dict[str, Any], obj: dict[str, Any]) -> bool:
+    labels = obj["metadata"]["labels"]
+    return all(labels.get(e["key"]) in e["values"] for e in selector["matchExpressions"])
+
+
+def test_the_exporter_reads_no_secret_and_writes_nothing() -> None:
+    objects = flat_objects("defaults")
+    rules = _one(objects, "Role", "peribolos-exporter")["rules"]
+    assert all(not {"create", "update", "patch", "delete"} & set(r["verbs"]) for r in rules)
+    assert all("secrets" not in r["resources"] for r in rules)
+    (config_maps,) = [r for r in rules if r["resources"] == ["configmaps"]]
+    assert config_maps["resourceNames"] == ["peribolos-mint-budget", "peribolos-refresher-status"]
+    pod = _one(objects, "Deployment", "peribolos-exporter")["spec"]["template"]["spec"]
+    assert "volumes" not in pod
+    assert all("valueFrom" not in e or "fieldRef" in e["valueFrom"] for e in pod["containers"][0]["env"])
 
 
 def test_interceptor_keeps_serving_while_its_endpoint_is_removed() -> None:

@@ -63,7 +63,21 @@ def expected_rules(objects: list[dict[str, Any]]) -> Rules:
     if tasks & {"peribolos-sync", "peribolos-dry-run"}:
         sync[("", "pods/log")] = {"get"}
         out[("Role", "peribolos-sync", "app")] = sync
+    # The App-wide mint budget and the refresher's status: one named ConfigMap each, no create (rendered).
+    out[("Role", "peribolos-mint-budget", "app")] = {("", "configmaps"): {"get", "update"}}
+    if "peribolos-token-refresher" in cronjobs:
+        out[("Role", "peribolos-refresher-status", "app")] = {("", "configmaps"): {"get", "update"}}
+    if any(o["kind"] == "Deployment" and o["metadata"]["name"] == "peribolos-exporter" for o in objects):
+        out[("Role", "peribolos-exporter", "app")] = {
+            ("tekton.dev", "taskruns"): {"get", "list", "watch"},
+            ("batch", "jobs"): {"get", "list"},
+            ("", "configmaps"): {"get"},
+        }
     return out
+
+
+NAMED_CONFIG_MAPS = {"peribolos-mint-budget", "peribolos-refresher-status", "peribolos-exporter"}
+"""Roles whose ConfigMap rule names its objects (resourceNames)."""
 
 
 # Steps allowed to see the App's credentials (they mint tokens); peribolos is never one of them.
@@ -77,7 +91,9 @@ KEY_STEPS = {
 API_STEPS = {
     ("peribolos-install", "install"),
     ("peribolos-uninstall", "uninstall"),
-    ("peribolos-sync", "prepare"),  # the org's Lease
+    ("peribolos-install", "bootstrap"),  # the mint budget
+    ("peribolos-sync", "prepare"),  # the org's Lease, the mint budget
+    ("peribolos-dry-run", "prepare"),  # the mint budget
     ("peribolos-sync", "report"),  # peribolos' log, the Lease
     ("peribolos-dry-run", "report"),  # peribolos' log
 }
@@ -111,6 +127,9 @@ def test_rbac_has_no_wildcards_and_each_identity_only_its_verbs(case: str) -> No
                 assert "*" not in rule[key], (role["metadata"]["name"], rule)
             assert "resourceNames" not in rule or rule["resourceNames"]
         name = role["metadata"]["name"]
+        if name in NAMED_CONFIG_MAPS:
+            named = [r.get("resourceNames") for r in role["rules"] if r["resources"] == ["configmaps"]]
+            assert named and all(named), name
         if name.startswith("peribolos-eventlistener-"):
             name = "peribolos-eventlistener-"
         found[(role["kind"], name, where[role["metadata"].get("namespace")])] = _rules(role)
@@ -129,10 +148,17 @@ def test_every_binding_binds_its_own_account_to_its_own_role(case: str) -> None:
     for binding in (o for o in objects if o["kind"] in ("RoleBinding", "ClusterRoleBinding")):
         name = binding["metadata"]["name"]
         assert binding["roleRef"]["name"] == name
+        if name == "peribolos-mint-budget":  # the one Role every minting identity shares
+            assert all(s["kind"] == "ServiceAccount" for s in binding["subjects"])
+            assert {s["name"] for s in binding["subjects"]} <= {"peribolos-refresher", "peribolos-install",
+                                                                "peribolos-sync"}
+            continue
         (subject,) = binding["subjects"]
         assert subject["kind"] == "ServiceAccount" and subject["namespace"] == app
         if name.startswith("peribolos-eventlistener"):
             assert subject["name"] == "peribolos-eventlistener"
+        elif name == "peribolos-refresher-status":  # the refresher's second Role (its status ConfigMap)
+            assert subject["name"] == "peribolos-refresher"
         else:
             assert subject["name"] == name
     # The interceptor needs no API access at all.
@@ -297,23 +323,31 @@ def test_interceptor_has_no_api_token_and_only_the_webhook_secret() -> None:
 def test_network_policies_cover_every_pod_group(case: str) -> None:
     objects = flat_objects(case)
     policies = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "NetworkPolicy"}
-    has_interceptor = any(o["kind"] == "Deployment" for o in objects)
+    has_interceptor = any(o["kind"] == "Deployment" and o["metadata"]["name"] == "peribolos-interceptor"
+                          for o in objects)
     has_maintenance = any(o["kind"] == "CronJob" and o["metadata"]["name"] != "peribolos-token-refresher"
                           for o in objects)
-    expected = {"peribolos-eventlistener", "peribolos-jobs"} | (
+    expected = {"peribolos-eventlistener", "peribolos-jobs", "peribolos-exporter"} | (
         {"peribolos-interceptor"} if has_interceptor else set()
     ) | ({"peribolos-maintenance"} if has_maintenance else set())
     assert set(policies) == expected
     for spec in policies.values():
         assert spec["policyTypes"] == ["Ingress", "Egress"]
+    scraper = case_values(case).data["metrics"]["scraperNamespace"]
+    scrapers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": scraper}},
+                 "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}] if scraper else []
     if has_interceptor:
         assert policies["peribolos-interceptor"]["egress"] == []
-        (rule,) = policies["peribolos-interceptor"]["ingress"]
+        rule, *more = policies["peribolos-interceptor"]["ingress"]
         assert rule["from"] == [{"podSelector": {"matchLabels": {"eventlistener": "peribolos"}}}]
+        assert [r["from"] for r in more] == ([scrapers] if scrapers else [])
     assert policies["peribolos-jobs"]["ingress"] == []
     if has_maintenance:
         assert policies["peribolos-maintenance"]["ingress"] == []
         assert policies["peribolos-maintenance"]["egress"] == policies["peribolos-jobs"]["egress"]
+    exporter = policies["peribolos-exporter"]
+    assert [r["from"] for r in exporter["ingress"]] == ([scrapers] if scrapers else [])
+    assert [p["port"] for r in exporter["ingress"] for p in r["ports"]] == ([9102] if scrapers else [])
 
 
 def test_no_network_policies_when_disabled() -> None:

@@ -195,8 +195,8 @@ VALUE_ERRORS = [
         "maximum",
     ),
     (
-        "refresher.mintBudgetPerMinute=500",
-        "refresher.mintBudgetPerMinute",
+        "mintBudget.perMinute=500",
+        "mintBudget.perMinute",
         "expected at most 180, got 500",
         "mint-budget-above-github-limit",
     ),
@@ -210,8 +210,21 @@ VALUE_ERRORS = [
     (
         "refresher.schedule=every hour",
         "refresher.schedule",
-        'must be a cron schedule with 5 fields (e.g. */30 * * * *), got "every hour"',
+        'must be a cron schedule with 5 fields (e.g. */10 * * * *), got "every hour"',
         "cron",
+    ),
+    (
+        "refresher.schedule=0 * * * *",
+        "refresher.schedule",
+        "runs up to 60 minutes apart; at most 30 (the refresher keeps every token above the margin only if "
+        "the next run comes within 30 minutes)",
+        "schedule-gap-over-30-minutes",
+    ),
+    (
+        'refresher.schedule="*/10 9-17 * * *"',
+        "refresher.schedule",
+        "the refresher must run every hour of every day: set only the minutes field, the others *",
+        "schedule-not-every-hour",
     ),
     (
         "image.digest=sha256:abc",
@@ -262,10 +275,16 @@ VALUE_ERRORS = [
         "details-url-not-a-url",
     ),
     (
-        "refresher.minValid=30s",
-        "refresher.minValid",
+        "refresher.margin=30s",
+        "refresher.margin",
         "must be between 1m and 59m (installation tokens live one hour)",
-        "refresher-min-valid-range",
+        "refresher-margin-range",
+    ),
+    (
+        "metrics.monitor=prometheus",
+        "metrics.monitor",
+        'expected one of "none", "servicemonitor", "podmonitor", got "prometheus"',
+        "monitor-kind",
     ),
     (
         "events={install: false, uninstall: false, sync: false, dryRun: false}",

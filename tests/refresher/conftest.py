@@ -17,11 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from peribolos_core.github import GitHubApp, InstallationToken
 from peribolos_core.http import new_session
+from peribolos_core.mint_budget import LocalMintBudget
 from peribolos_core.token_store import TokenStore
+from tests.fakes.clock import FakeClock
 from tests.fakes.fixtures import *  # noqa: F403 (the fixtures app_key, app_key_file, other_key)
 from tests.fakes.fixtures import APP_ID
 from tests.fakes.github import FakeGitHub
-from token_refresher.budget import MintBudget
 from token_refresher.reconcile import Refresher
 
 
@@ -49,13 +50,25 @@ def app_for(github: FakeGitHub, key: rsa.RSAPrivateKey, **kwargs: Any) -> GitHub
     return GitHubApp(APP_ID, key, api_url=github.api_url, session=new_session(32), **kwargs)
 
 
+def instant() -> dict[str, Any]:
+    """A Refresher's ``clock`` and ``sleep`` on a :class:`FakeClock`: waits for a mint's instant and for
+    the budget pass at once (the tokens' expiries and the fake GitHub stay on the wall clock)."""
+    clock = FakeClock()
+    return {"clock": clock, "sleep": clock.sleep}
+
+
 @pytest.fixture
 def make_refresher(github: FakeGitHub, store: TokenStore, app_key: rsa.RSAPrivateKey
                    ) -> Callable[..., Refresher]:
-    """``make_refresher(budget=..., concurrency=..., dry_run=..., app=...)`` on the fake and the apiserver."""
+    """``make_refresher(budget=..., concurrency=..., dry_run=..., app=...)`` on the fake and the apiserver.
 
-    def make(*, budget: MintBudget | None = None, app: GitHubApp | None = None, **kwargs: Any) -> Refresher:
-        budget = budget or MintBudget(10_000)
+    Its clock is :func:`instant` unless given."""
+
+    def make(*, budget: LocalMintBudget | None = None, app: GitHubApp | None = None, **kwargs: Any
+             ) -> Refresher:
+        budget = budget or LocalMintBudget(10_000)
+        if "clock" not in kwargs:
+            kwargs |= instant()
         return Refresher(app or app_for(github, app_key), store, budget=budget, **kwargs)
 
     return make
@@ -100,7 +113,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120
 def script_env(env: dict[str, str] | None) -> dict[str, str]:
     """This process's environment without its GitHub/Kubernetes settings, plus ``env``."""
     assert SCRIPT.exists(), f"{SCRIPT} missing: run `make venv` (pip install -e .)"
-    ours = ("GITHUB_", "POD_", "KUBECONFIG", "LOG_")
+    ours = ("GITHUB_", "POD_", "KUBECONFIG", "LOG_", "MINT_", "REFRESHER_")
     return {k: v for k, v in os.environ.items() if not k.startswith(ours)} | (env or {})
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from kubernetes import client
 
+from peribolos_core.config_maps import ConfigMaps
+from peribolos_core.mint_budget import KubeMintBudget
+from peribolos_core.run_status import RunStatusStore
 from tests.fakes.fixtures import APP_ID, write_key
 from tests.infra.controlplane import free_port
 from tests.not_kube import ANSWERS, dead_kubeconfig, not_a_kube_apiserver
@@ -16,12 +20,14 @@ BAD_CONFIG = {
     "missing-app-id": ([], {"GITHUB_APP_ID": ""}, "--app-id"),
     "missing-key-file": ([], {"GITHUB_APP_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, "/nonexistent/key.pem"),
     "concurrency-over-100": (["--concurrency", "101"], {}, "--concurrency"),
-    "bare-number-duration": (["--min-valid", "45"], {}, "--min-valid"),
-    "min-valid-a-whole-hour": (["--min-valid", "1h"], {}, "--min-valid"),
+    "bare-number-duration": (["--margin", "15"], {}, "--margin"),
+    "margin-a-whole-hour": (["--margin", "1h"], {}, "--margin"),
+    "interval-over-30-minutes": (["--interval", "31m"], {}, "--interval must be between 1m and 30m"),
+    "budget-name-not-a-name": ([], {"MINT_BUDGET": "Not A Name"}, "is not a valid ConfigMap name"),
     "kube-unreachable": ([], {"KUBECONFIG": "DEAD"}, "cannot list the token Secrets"),
     # Issue 14: these printed a traceback, or were accepted as long as they were not empty.
     "max-run-time-overflowing": (["--max-run-time", "9" * 23 + "d"], {}, "longer than 999999999d"),
-    "min-valid-overflowing": (["--min-valid", "99999999999999999999d"], {}, "longer than 999999999d"),
+    "margin-overflowing": (["--margin", "99999999999999999999d"], {}, "longer than 999999999d"),
     "bad-namespace": ([], {"POD_NAMESPACE": "Not_A_Namespace"}, "is not a valid namespace name"),
     "bad-app-id": ([], {"GITHUB_APP_ID": "12 34"}, "--app-id / GITHUB_APP_ID must be the App's numeric id"),
 }
@@ -131,3 +137,30 @@ def test_allowed_orgs_from_the_environment(cli_env, github, store) -> None:
 def test_version() -> None:
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("peribolos-refresh-tokens, version ")
+
+
+def test_the_old_min_valid_flag_is_ignored_with_a_warning(cli_env, github, store, seed) -> None:
+    """A CronJob rendered before --margin (an image bumped without re-rendering) still runs."""
+    github.add_installation(1, "org-one")
+    seed(1, timedelta(minutes=5))
+    result = run_cli("--min-valid", "45m", "--max-run-time", "1200s", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    lines = json_lines(result.stderr)
+    assert any(x.get("event") == "ignored-flag" and x.get("flag") == "--min-valid" for x in lines)
+    assert [x["counts"]["refreshed"] for x in lines if x.get("event") == "summary"] == [1]
+
+
+def test_the_runs_figures_go_to_the_status_config_map(cli_env, github, seed, core_v1, namespace) -> None:
+    github.add_installation(1, "org-one")
+    github.add_installation(2, "org-two")
+    seed(2, timedelta(minutes=5))
+    budget = {"MINT_BUDGET": "peribolos-mint-budget", "MINT_BUDGET_NAMESPACE": namespace}
+    result = run_cli(env=cli_env | budget | {"REFRESHER_STATUS": "peribolos-refresher-status"})
+    assert result.returncode == 0, result.stderr
+    status = RunStatusStore(ConfigMaps(core_v1, namespace), "peribolos-refresher-status").read()
+    assert status is not None
+    assert (status.counts["created"], status.counts["refreshed"], status.tokens_minted, status.exit_code) == (
+        1, 1, 2, 0)
+    assert status.earliest_expiry > time.time() + 55 * 60 and status.margin_s == 900
+    window = KubeMintBudget(ConfigMaps(core_v1, namespace), "peribolos-mint-budget", 150).window_now()
+    assert len(window.slots) == 2  # both mints took a slot of the App-wide budget

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from peribolos_core.mint_budget import LocalMintBudget
 from peribolos_core.token_store import TokenStore
 from tests.fakes.clock import FakeClock
 from tests.fakes.github import FakeGitHub
-from token_refresher.budget import MintBudget
 from token_refresher.reconcile import Refresher
 
 IID = 7
@@ -170,31 +170,48 @@ def test_dry_run_mints_and_writes_nothing_and_says_what_would_change(github, sto
     assert summary.counts["created"] == 5 and summary.dry_run
 
 
-def test_budget_leaves_exactly_the_latest_expiring_and_says_so(github, store, seed, make_refresher,
-                                                               caplog) -> None:
-    expiries = {1: 30, 2: 3, 3: 44, 4: -2, 5: 20, 6: 10}
+def test_mints_wait_for_their_instant_and_the_budget_and_what_finds_no_slot_is_deferred(
+    github, store, seed, make_refresher, caplog
+) -> None:
+    """Margin 15 m, next run within 10 m: 4 and 2 are below the margin, 6 (expiring in 20 m) falls below it
+    before the next run, 5, 1 and 3 are the next runs'. The budget's pace (2 a minute) leaves room for 2
+    mints before this run stops minting (40 s): 7 (no Secret) first, then 6, which can still be kept above
+    the margin; 2 and 4 are already below it and wait for a slot: deferred."""
+    expiries = {1: 30, 2: 3, 3: 44, 4: -2, 5: 28, 6: 20}
     for i, minutes in expiries.items():
         github.add_installation(i, f"org-{i}")
         seed(i, timedelta(minutes=minutes))
     github.add_installation(7, "org-7")  # no Secret: first in line
     clock = FakeClock(now=0.0)
     caplog.set_level(logging.INFO, logger="peribolos.refresher")
-    # 2 a minute for 90 s: slots at 0 s, 0 s, 61 s, 61 s -> 4 mints, the 3 expiring last are left
-    summary = make_refresher(budget=MintBudget(2), clock=clock, sleep=clock.sleep,
-                             max_run_time=timedelta(seconds=90), concurrency=1).run()
+    summary = make_refresher(budget=LocalMintBudget(2), clock=clock, sleep=clock.sleep,
+                             interval=timedelta(minutes=10), max_run_time=timedelta(seconds=40),
+                             concurrency=1).run()
 
     minted = {o.step.installation_id for o in summary.outcomes if o.minted}
     left = {o.step.installation_id for o in summary.outcomes if o.result == "deferred"}
-    assert (minted, left) == ({7, 4, 2, 6}, {5, 1, 3})
-    assert summary.tokens_minted == summary.mint_requests == 4
+    fresh = {o.step.installation_id for o in summary.outcomes if o.result == "fresh"}
+    assert (minted, left, fresh) == ({7, 6}, {2, 4}, {1, 3, 5})
+    assert summary.tokens_minted == summary.mint_requests == 2
     assert summary.peak_mint_requests_per_minute == 2
-    assert clock.slept == [61.0]
-    assert summary.exit_code == 0
+    assert clock.slept == [pytest.approx(40.0)]  # 6 waits for its instant: capped at the run's end
+    assert summary.exit_code == 0 and summary.below_margin == 2
     [warning] = [r for r in caplog.records if getattr(r, "event", None) == "deferred"]
-    assert warning.deferred == 3
-    assert warning.earliest_deferred_expiry == store.get(5).expires_at.isoformat()
+    assert warning.deferred == 2
+    assert warning.earliest_deferred_expiry == store.get(4).expires_at.isoformat()
     for i in left:  # left alone: still the old token
         assert store.get(i).expires_at < datetime.now(UTC) + timedelta(minutes=45)
+
+
+def test_a_token_is_minted_at_its_instant_not_at_the_start(github, store, seed, make_refresher) -> None:
+    github.add_installation(1, "org-1")
+    seed(1, timedelta(minutes=25))
+    clock = FakeClock(now=0.0)
+    summary = make_refresher(clock=clock, sleep=clock.sleep, interval=timedelta(minutes=10)).run()
+    assert [o.result for o in summary.outcomes] == ["refreshed"]
+    # 25 minutes left: minted when 15 (margin) + 2 (slack) are left, 8 minutes from now
+    assert [w for w in clock.slept if w > 0.01] == [pytest.approx(480.0, abs=2.0)]
+    assert summary.earliest_expiry > datetime.now(UTC) + timedelta(minutes=59)
 
 
 def test_orgs_outside_allowed_orgs_are_not_minted_and_lose_their_secret_after_the_grace(
