@@ -465,10 +465,7 @@ class GitHubInstallationClient:
         response = self._get_or_none(f"/repos/{check_repo(repo_full_name)}")
         if response is None:
             return None
-        data = _json(response)
-        if not isinstance(data, Mapping):
-            raise GitHubRequestError(response.status_code, f"GET /repos/{repo_full_name}: expected an object")
-        return Repository.from_json(data)
+        return Repository.from_json(_object(response, f"GET /repos/{repo_full_name}"))
 
     def list_direct_collaborators(self, repo_full_name: str) -> dict[str, str]:
         """The repository's direct collaborators (added to it, not through the org) -> permission level."""
@@ -571,10 +568,7 @@ class GitHubInstallationClient:
         response = self.transport.request(
             "POST", f"/repos/{repo}/pulls", authorization=self._auth(), json_body=payload
         )
-        data = _json(response)
-        if not isinstance(data, Mapping):
-            raise GitHubRequestError(response.status_code, "POST pulls: expected an object")
-        return PullRequest.from_json(data)
+        return PullRequest.from_json(_object(response, "POST pulls"))
 
     def create_org_repo(self, org: str, name: str, *, description: str, private: bool = True) -> Repository:
         """A new repository of the org with a first commit (``auto_init``), so that branches can start."""
@@ -583,10 +577,7 @@ class GitHubInstallationClient:
         response = self.transport.request(
             "POST", f"/orgs/{check_org(org)}/repos", authorization=self._auth(), json_body=body
         )
-        data = _json(response)
-        if not isinstance(data, Mapping):
-            raise GitHubRequestError(response.status_code, "POST /orgs/{org}/repos: expected an object")
-        return Repository.from_json(data)
+        return Repository.from_json(_object(response, "POST /orgs/{org}/repos"))
 
     def update_check_run(
         self,
@@ -678,6 +669,14 @@ def check_repo(full_name: str) -> str:
     if not _REPO.match(full_name or "") or full_name.split("/")[1] in (".", ".."):
         raise ConfigError(f"repository {full_name!r} is not of the form ORG/REPO")
     return full_name
+
+
+def _object(response: requests.Response, what: str) -> Mapping[str, Any]:
+    """The JSON object GitHub answered to ``what``; GitHubRequestError when it is not an object."""
+    data = _json(response)
+    if not isinstance(data, Mapping):
+        raise GitHubRequestError(response.status_code, f"{what}: expected an object")
+    return data
 
 
 def _json(response: requests.Response) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 import jwt
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from peribolos_core.errors import (
@@ -25,6 +26,7 @@ from peribolos_core.github import (
     Installation,
     InstallationToken,
     Team,
+    _object,
     check_repo,
     repo_permission_level,
 )
@@ -564,3 +566,19 @@ def test_org_and_file_calls_reject_bad_arguments(fake_github: FakeGitHub, call: 
     with pytest.raises(ConfigError, match=match):
         call(GitHubInstallationClient("t" * 40, fake_github.api_url))
     assert fake_github.requests == []
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [(b'{"id": 1}', None), (b"[1, 2]", "POST pulls: expected an object"),
+     (b'"text"', "POST pulls: expected an object"), (b"<html>", "GitHub answered 200 without JSON")],
+    ids=["object", "list", "string", "not-json"],
+)
+def test_an_answer_that_must_be_an_object(body: bytes, error: str | None) -> None:
+    response = requests.Response()
+    response.status_code, response._content = 200, body
+    if error is None:
+        assert _object(response, "POST pulls") == {"id": 1}
+    else:
+        with pytest.raises(GitHubRequestError, match=error):
+            _object(response, "POST pulls")
