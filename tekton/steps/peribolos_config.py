@@ -31,6 +31,9 @@ MAX_CONFIG_BYTES = 1024 * 1024
 single org (kubernetes-sigs, 126 KB), and what GitHub's contents API serves inline. A file at this limit is
 checked in about a second with ~60 MB (``make bench``)."""
 
+PERIBOLOS_MIN_ADMINS = 2
+"""The least ``--min-admins`` peribolos runs with (its flag's floor and default)."""
+
 ERROR = "error"
 WARNING = "warning"
 
