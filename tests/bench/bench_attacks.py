@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tests.bench.bench_interceptor import SECRET, interceptor_request, push_payload
+from tests.helpers import free_port
 
 MIB = 1024 * 1024
 
@@ -78,12 +79,6 @@ ATTACKS: dict[str, tuple[str, Callable[[], Iterator[bytes]]]] = {
     "push": ("accepted: signed 25 MB push with an emoji", push_25_mb_with_emoji),
 }
 PORT = [0]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -162,7 +157,7 @@ def main() -> int:
     print(f"{'attack':<44} {'answer':<64} {'healthy':>7} {'peak RSS MB':>11}")
     worst = 0.0
     for name in names:
-        port = _free_port()
+        port = free_port()
         PORT[0] = port
         proc = start_server(port)
         try:

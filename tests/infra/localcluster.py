@@ -225,7 +225,7 @@ def webhook(kind: str, org: str) -> int:
     import requests
 
     from tests.e2e import payloads
-    from tests.infra.product import sign
+    from tests.helpers import sign
 
     event, payload = _payload(kind, org, ready["head"], payloads)
     body = json.dumps(payload).encode()

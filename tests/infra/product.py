@@ -8,8 +8,6 @@ are the locally built ones, GitHub is the fake on the node's address.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 import shutil
@@ -27,6 +25,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.helpers import sign
 from tests.infra import images
 from tests.infra.cluster import Cluster, ClusterError
 
@@ -59,11 +58,6 @@ def render_manifests(output_dir: Path, sets: Mapping[str, str]) -> list[dict[str
     if sorted(f.name for f in files) != present:
         raise ClusterError(f"kustomization.yaml lists {[f.name for f in files]}, the folder has {present}")
     return [doc for path in files for doc in yaml.safe_load_all(path.read_text()) if doc]
-
-
-def sign(body: bytes, secret: bytes) -> str:
-    """``X-Hub-Signature-256`` of ``body``, as GitHub computes it."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
 @dataclass
