@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import yaml
@@ -28,6 +28,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.helpers import sign
 from tests.infra import images
 from tests.infra.cluster import Cluster, ClusterError
+
+if TYPE_CHECKING:
+    from tests.fakes.github import FakeGitHub
 
 NAMESPACE = "peribolos"
 EVENTLISTENER = "peribolos"
@@ -132,6 +135,27 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
             else value
         )
     return out
+
+
+def install_with_fake_github(
+    cluster: Cluster,
+    workdir: Path,
+    github: FakeGitHub,
+    *,
+    app_id: str,
+    app_key: rsa.RSAPrivateKey,
+    overrides: Mapping[str, Any] | None = None,
+) -> Product:
+    """:func:`install_product` with the started fake ``github`` (on the node address) as the App's GitHub."""
+    return install_product(
+        cluster,
+        workdir,
+        app_id=app_id,
+        app_key=app_key,
+        github_api_url=github.api_url,
+        github_port=int(github.url.rsplit(":", 1)[1]),
+        overrides=overrides,
+    )
 
 
 def install_product(
