@@ -544,12 +544,7 @@ class GitHubInstallationClient:
         response = self.transport.request(
             "PUT", f"/repos/{repo}/contents/{quote(clean)}", authorization=self._auth(), json_body=body
         )
-        data = _json(response)
-        commit = data.get("commit") if isinstance(data, Mapping) else None
-        made = commit.get("sha") if isinstance(commit, Mapping) else None
-        if not isinstance(made, str) or not made:
-            raise GitHubRequestError(response.status_code, f"PUT contents of {clean}: no commit answered")
-        return made
+        return _sha_of(response, f"PUT contents of {clean}", key="commit", missing="no commit answered")
 
     def list_pulls(self, repo_full_name: str, head_branch: str, state: str = "all") -> list[PullRequest]:
         """Pull requests of the repository from its branch ``head_branch`` (newest first)."""
@@ -639,12 +634,19 @@ def check_path(path: str, what: str = "path") -> str:
     return clean
 
 
-def _sha_of(response: requests.Response, what: str) -> str:
+def _sha_of(
+    response: requests.Response,
+    what: str,
+    key: str = "object",
+    missing: str = "no object sha in GitHub's answer",
+) -> str:
+    """The ``sha`` of the object under ``key`` in GitHub's answer to ``what`` (a ref's ``object``, a written
+    file's ``commit``); GitHubRequestError saying ``missing`` when there is none."""
     data = _json(response)
-    target = data.get("object") if isinstance(data, Mapping) else None
+    target = data.get(key) if isinstance(data, Mapping) else None
     sha = target.get("sha") if isinstance(target, Mapping) else None
     if not isinstance(sha, str) or not sha:
-        raise GitHubRequestError(response.status_code, f"{what}: no object sha in GitHub's answer")
+        raise GitHubRequestError(response.status_code, f"{what}: {missing}")
     return sha
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from peribolos_core.github import (
     InstallationToken,
     Team,
     _object,
+    _sha_of,
     check_repo,
     repo_permission_level,
 )
@@ -575,10 +576,39 @@ def test_org_and_file_calls_reject_bad_arguments(fake_github: FakeGitHub, call: 
     ids=["object", "list", "string", "not-json"],
 )
 def test_an_answer_that_must_be_an_object(body: bytes, error: str | None) -> None:
-    response = requests.Response()
-    response.status_code, response._content = 200, body
+    response = _answer(body)
     if error is None:
         assert _object(response, "POST pulls") == {"id": 1}
     else:
         with pytest.raises(GitHubRequestError, match=error):
             _object(response, "POST pulls")
+
+
+def _answer(body: bytes, status: int = 200) -> requests.Response:
+    response = requests.Response()
+    response.status_code, response._content = status, body
+    return response
+
+
+REF = {"what": "GET ref"}
+WRITTEN = {"what": "PUT contents of a.yaml", "key": "commit", "missing": "no commit answered"}
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "error"),
+    [
+        (b'{"object": {"sha": "abc"}}', REF, None),
+        (b'{"commit": {"sha": "abc"}, "content": {}}', WRITTEN, None),
+        (b'{"object": {}}', REF, "GET ref: no object sha in GitHub's answer"),
+        (b"[]", REF, "GET ref: no object sha in GitHub's answer"),
+        (b'{"object": {"sha": "abc"}}', WRITTEN, "PUT contents of a.yaml: no commit answered"),
+        (b'{"commit": {"sha": ""}}', WRITTEN, "PUT contents of a.yaml: no commit answered"),
+    ],
+    ids=["ref", "written-file", "ref-without-sha", "a-list", "no-commit", "empty-commit-sha"],
+)
+def test_the_sha_of_an_answer(body: bytes, where: dict[str, str], error: str | None) -> None:
+    if error is None:
+        assert _sha_of(_answer(body), **where) == "abc"
+    else:
+        with pytest.raises(GitHubRequestError, match=error):
+            _sha_of(_answer(body), **where)
