@@ -32,6 +32,7 @@ from peribolos_core.actions import (
     UNINSTALL,
     ActionTable,
 )
+from peribolos_core.settings import COMMIT_SHA
 from peribolos_core.token_secret import secret_name
 
 __all__ = [
@@ -63,7 +64,6 @@ MAX_PUSH_COMMITS = 2048
 
 _LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,99})")
 _REPO_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
-_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 _REF = re.compile(r"refs/(?:heads|pull)/[A-Za-z0-9._/+-]{1,250}")
 _DELIVERY_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 """A delivery id that can end a TaskRun's name (GitHub's are GUIDs: 36 characters, hex and hyphens)."""
@@ -413,7 +413,7 @@ def _repo_values(
 
 
 def _sha(value: str, where: str) -> str:
-    if not _SHA.fullmatch(value) or value.strip("0") == "":
+    if not COMMIT_SHA.fullmatch(value) or value.strip("0") == "":
         raise _Invalid(f"{where} {_show(value)} is not a commit SHA")
     return value
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from peribolos_core.options import (
     version_option,
 )
 from peribolos_core.settings import (
+    COMMIT_SHA,
     AppSettings,
     GitHubSettings,
     KubeSettings,
@@ -52,7 +52,6 @@ from .peribolos_config import check as check_peribolos_config
 
 PROG = "peribolos-step"
 TOKEN_FILE_COMMANDS = {"fetch-config", "report"}
-_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 log = logging.getLogger("peribolos.step")
 
 
@@ -315,7 +314,7 @@ def prepare(
         raise ConfigError("--state-dir is required: report completes the check run from prepare's record")
     if not revision and not row.locks:
         raise ConfigError(f"--revision is required for {action} (a sync alone resolves the branch's head)")
-    if revision and not _SHA.fullmatch(revision):
+    if revision and not COMMIT_SHA.fullmatch(revision):
         raise ConfigError(f"--revision {revision[:50]!r} is not a commit SHA")
     if row.locks and not holder:
         raise ConfigError("--holder / POD_NAME is required for a sync: the org's Lease names its holder")
