@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from peribolos_core.logs import printed_forms
-from tests.bench.bench_attacks import _healthy, _peak_rss_mb
+from tests.bench.bench_attacks import _healthy
+from tests.bench.bench_interceptor import _peak_rss_mb
 from tests.helpers import free_port, sign
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "github-webhooks"
