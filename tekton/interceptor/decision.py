@@ -32,7 +32,7 @@ from peribolos_core.actions import (
     UNINSTALL,
     ActionTable,
 )
-from peribolos_core.settings import COMMIT_SHA
+from peribolos_core.settings import COMMIT_SHA, org_allowed
 from peribolos_core.token_secret import secret_name
 
 __all__ = [
@@ -384,7 +384,7 @@ def _org(login: str, account_type: str, config: Config) -> str:
         )
     if not _LOGIN.fullmatch(login):
         raise _Invalid(f"account login {_show(login)} is not a GitHub login")
-    if config.allowed_orgs is not None and login.lower() not in config.allowed_orgs:
+    if not org_allowed(login, config.allowed_orgs):
         raise _Skip(f"organization {login} is not in --allowed-orgs")
     return login
 
