@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from .app_jwt import AppJWT
 from .errors import ConfigError, GitHubRequestError, InstallationGone
 from .http import Transport
-from .settings import DEFAULT_API_URL, check_installation_id
+from .settings import DEFAULT_API_URL, REPO_NAME, check_installation_id
 
-_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
-_ORG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_ORG_LOGIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
+_REPO = re.compile(rf"^{_ORG_LOGIN}/{REPO_NAME.pattern}$")
+_ORG = re.compile(rf"^{_ORG_LOGIN}$")
 _BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}(?<![/.])$")
 PER_PAGE = 100
 """GitHub's largest page: every listing asks for it."""
