@@ -9,14 +9,13 @@ Errors are the project's own (:func:`peribolos_core.kube.kube_errors`); the obje
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client
 
 from .errors import KubeNotFound
-from .kube import REQUEST_TIMEOUT, json_body, kube_errors
+from .kube import CountedCalls
 from .token_secret import LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY
 
 
@@ -40,22 +39,13 @@ def data_of(obj: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, Mapping) else {}
 
 
-class ConfigMaps:
+class ConfigMaps(CountedCalls):
     """Get, create and replace ConfigMaps of one namespace through a ``CoreV1Api``; thread-safe."""
 
     def __init__(self, core_v1: client.CoreV1Api, namespace: str) -> None:
+        super().__init__()
         self.api = core_v1
         self.namespace = namespace
-        self._count_lock = threading.Lock()
-        self.request_count = 0
-        """Kubernetes API calls made (for benchmarks)."""
-
-    def _call(self, what: str, method: Callable[..., Any], *args: Any) -> dict[str, Any]:
-        with self._count_lock:
-            self.request_count += 1
-        with kube_errors(what):
-            response = method(*args, _request_timeout=REQUEST_TIMEOUT, _preload_content=False)
-            return json_body(response, what)
 
     def get(self, name: str) -> dict[str, Any] | None:
         """The ConfigMap, or None when there is none."""

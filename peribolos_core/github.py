@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from .app_jwt import AppJWT
 from .errors import ConfigError, GitHubRequestError, InstallationGone
 from .http import Transport
-from .settings import DEFAULT_API_URL, check_installation_id
+from .settings import DEFAULT_API_URL, REPO_NAME, check_installation_id
 
-_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
-_ORG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_ORG_LOGIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
+_REPO = re.compile(rf"^{_ORG_LOGIN}/{REPO_NAME.pattern}$")
+_ORG = re.compile(rf"^{_ORG_LOGIN}$")
 _BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}(?<![/.])$")
 PER_PAGE = 100
 """GitHub's largest page: every listing asks for it."""
@@ -465,10 +466,7 @@ class GitHubInstallationClient:
         response = self._get_or_none(f"/repos/{check_repo(repo_full_name)}")
         if response is None:
             return None
-        data = _json(response)
-        if not isinstance(data, Mapping):
-            raise GitHubRequestError(response.status_code, f"GET /repos/{repo_full_name}: expected an object")
-        return Repository.from_json(data)
+        return Repository.from_json(_object(response, f"GET /repos/{repo_full_name}"))
 
     def list_direct_collaborators(self, repo_full_name: str) -> dict[str, str]:
         """The repository's direct collaborators (added to it, not through the org) -> permission level."""
@@ -547,12 +545,7 @@ class GitHubInstallationClient:
         response = self.transport.request(
             "PUT", f"/repos/{repo}/contents/{quote(clean)}", authorization=self._auth(), json_body=body
         )
-        data = _json(response)
-        commit = data.get("commit") if isinstance(data, Mapping) else None
-        made = commit.get("sha") if isinstance(commit, Mapping) else None
-        if not isinstance(made, str) or not made:
-            raise GitHubRequestError(response.status_code, f"PUT contents of {clean}: no commit answered")
-        return made
+        return _sha_of(response, f"PUT contents of {clean}", key="commit", missing="no commit answered")
 
     def list_pulls(self, repo_full_name: str, head_branch: str, state: str = "all") -> list[PullRequest]:
         """Pull requests of the repository from its branch ``head_branch`` (newest first)."""
@@ -571,10 +564,7 @@ class GitHubInstallationClient:
         response = self.transport.request(
             "POST", f"/repos/{repo}/pulls", authorization=self._auth(), json_body=payload
         )
-        data = _json(response)
-        if not isinstance(data, Mapping):
-            raise GitHubRequestError(response.status_code, "POST pulls: expected an object")
-        return PullRequest.from_json(data)
+        return PullRequest.from_json(_object(response, "POST pulls"))
 
     def create_org_repo(self, org: str, name: str, *, description: str, private: bool = True) -> Repository:
         """A new repository of the org with a first commit (``auto_init``), so that branches can start."""
@@ -583,10 +573,7 @@ class GitHubInstallationClient:
         response = self.transport.request(
             "POST", f"/orgs/{check_org(org)}/repos", authorization=self._auth(), json_body=body
         )
-        data = _json(response)
-        if not isinstance(data, Mapping):
-            raise GitHubRequestError(response.status_code, "POST /orgs/{org}/repos: expected an object")
-        return Repository.from_json(data)
+        return Repository.from_json(_object(response, "POST /orgs/{org}/repos"))
 
     def update_check_run(
         self,
@@ -648,12 +635,19 @@ def check_path(path: str, what: str = "path") -> str:
     return clean
 
 
-def _sha_of(response: requests.Response, what: str) -> str:
+def _sha_of(
+    response: requests.Response,
+    what: str,
+    key: str = "object",
+    missing: str = "no object sha in GitHub's answer",
+) -> str:
+    """The ``sha`` of the object under ``key`` in GitHub's answer to ``what`` (a ref's ``object``, a written
+    file's ``commit``); GitHubRequestError saying ``missing`` when there is none."""
     data = _json(response)
-    target = data.get("object") if isinstance(data, Mapping) else None
+    target = data.get(key) if isinstance(data, Mapping) else None
     sha = target.get("sha") if isinstance(target, Mapping) else None
     if not isinstance(sha, str) or not sha:
-        raise GitHubRequestError(response.status_code, f"{what}: no object sha in GitHub's answer")
+        raise GitHubRequestError(response.status_code, f"{what}: {missing}")
     return sha
 
 @dataclass(frozen=True)
@@ -678,6 +672,14 @@ def check_repo(full_name: str) -> str:
     if not _REPO.match(full_name or "") or full_name.split("/")[1] in (".", ".."):
         raise ConfigError(f"repository {full_name!r} is not of the form ORG/REPO")
     return full_name
+
+
+def _object(response: requests.Response, what: str) -> Mapping[str, Any]:
+    """The JSON object GitHub answered to ``what``; GitHubRequestError when it is not an object."""
+    data = _json(response)
+    if not isinstance(data, Mapping):
+        raise GitHubRequestError(response.status_code, f"{what}: expected an object")
+    return data
 
 
 def _json(response: requests.Response) -> Any:

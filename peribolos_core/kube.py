@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -209,3 +210,22 @@ def _not_json(response: urllib3.BaseHTTPResponse, what: str) -> KubeError:
         f"{what}: the server answered HTTP {response.status} with {content_type[:60]}, not a Kubernetes "
         "object: check that the kubeconfig's server (or the in-cluster address) is the kube-apiserver",
     )
+
+
+class CountedCalls:
+    """Base of the wrappers that read and write one namespace's objects as raw JSON: each API call counted
+    (thread-safe), bounded by :data:`REQUEST_TIMEOUT`, its errors KubeError naming ``what``, its answer a
+    dict (:func:`json_body`)."""
+
+    def __init__(self) -> None:
+        self._count_lock = threading.Lock()
+        self.request_count = 0
+        """Kubernetes API calls made (for benchmarks)."""
+
+    def _call(self, what: str, method: Callable[..., Any], *args: Any) -> dict[str, Any]:
+        """One API call, counted, bounded in time, errors as KubeError naming ``what``; its JSON answer."""
+        with self._count_lock:
+            self.request_count += 1
+        with kube_errors(what):
+            response = method(*args, _request_timeout=REQUEST_TIMEOUT, _preload_content=False)
+            return json_body(response, what)

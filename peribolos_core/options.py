@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import click
 
 from . import logs
+from .errors import BadCredentials, GitHubError, PeribolosError
 from .kube import default_namespace
 from .settings import (
     DEFAULT_API_URL,
@@ -175,3 +176,13 @@ kube_options = _group(
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 """A file path option."""
+
+
+def app_listing_hint(exc: PeribolosError) -> str | None:
+    """What to check when the App could not list its installations (``app_options``' flags), or None when
+    ``exc`` is no GitHub error: the programs' own hints cover the rest."""
+    if isinstance(exc, BadCredentials):
+        return "GitHub refused the App's JWT: check --app-id, the private key, and this machine's clock"
+    if isinstance(exc, GitHubError):
+        return "cannot list the App's installations: check --github-api-url and that GitHub is reachable"
+    return None

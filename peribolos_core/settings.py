@@ -35,6 +35,10 @@ DEFAULT_MINT_BUDGET_PER_MINUTE = 150
 GITHUB_MINTS_PER_MINUTE = 180
 """GitHub's secondary limit for one POST endpoint: 900 points a minute, 5 points a POST."""
 
+COMMIT_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+"""A commit id as GitHub writes it (``fullmatch``): SHA-1 (40 hex digits) or SHA-256 (64), lower case."""
+REPO_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+"""A repository's name as GitHub allows it (``fullmatch``): letters, digits, ``.``, ``_``, ``-``, 1 to 100."""
 _NAMESPACE = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 """A Kubernetes namespace name: an RFC 1123 label."""
 _APP_ID = re.compile(r"\d+|Iv[0-9A-Za-z.]+")

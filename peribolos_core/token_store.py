@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from kubernetes import client
 
 from .errors import KubeConflict, KubeNotFound
-from .kube import REQUEST_TIMEOUT, json_body, kube_errors
+from .kube import CountedCalls
 from .token_secret import (
     ANNOTATION_DISALLOWED_SINCE,
     ANNOTATION_SUSPENDED,
@@ -54,24 +52,14 @@ Listed = StoredToken | _NotListed | None
 or :data:`NOT_LISTED` (nothing known: read first)."""
 
 
-class TokenStore:
+class TokenStore(CountedCalls):
     """The token Secrets of one namespace, through a ``CoreV1Api``. Thread-safe (the client's pool is)."""
 
     def __init__(self, core_v1: client.CoreV1Api, namespace: str, *, max_attempts: int = 5) -> None:
+        super().__init__()
         self.api = core_v1
         self.namespace = namespace
         self.max_attempts = max_attempts
-        self._count_lock = threading.Lock()
-        self.request_count = 0
-        """Kubernetes API calls made (for benchmarks)."""
-
-    def _call(self, what: str, method: Callable[..., Any], *args: Any) -> dict[str, Any]:
-        """One API call, counted, bounded in time, errors as KubeError naming ``what``; its JSON answer."""
-        with self._count_lock:
-            self.request_count += 1
-        with kube_errors(what):
-            response = method(*args, _request_timeout=REQUEST_TIMEOUT, _preload_content=False)
-            return json_body(response, what)
 
     def _read(self, name: str) -> dict[str, Any] | None:
         try:

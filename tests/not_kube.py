@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.infra.controlplane import free_port
+from tests.helpers import free_port
 
 ANSWERS = {
     "html": (b"<html><body>Sign in to the proxy</body></html>", "text/html; charset=utf-8"),

@@ -21,15 +21,13 @@ from peribolos_core import clients
 from peribolos_core.config_maps import ConfigMaps
 from peribolos_core.durations import DURATION
 from peribolos_core.errors import (
-    BadCredentials,
     ConfigError,
-    GitHubError,
     KubeError,
     KubeForbidden,
     PeribolosError,
 )
 from peribolos_core.kube import default_namespace, load_core_v1
-from peribolos_core.options import app_options, kube_options, log_options, version_option
+from peribolos_core.options import app_listing_hint, app_options, kube_options, log_options, version_option
 from peribolos_core.run_status import RunStatusStore
 from peribolos_core.settings import AppSettings, KubeSettings, parse_allowed_orgs
 
@@ -45,10 +43,8 @@ PROG = "peribolos-refresh-tokens"
 
 
 def _hint(exc: PeribolosError) -> str:
-    if isinstance(exc, BadCredentials):
-        return "GitHub refused the App's JWT: check --app-id, the private key, and this machine's clock"
-    if isinstance(exc, GitHubError):
-        return "cannot list the App's installations: check --github-api-url and that GitHub is reachable"
+    if (hint := app_listing_hint(exc)) is not None:
+        return hint
     if isinstance(exc, KubeForbidden):
         return "the ServiceAccount may not list or write Secrets: check the refresher's Role and --namespace"
     if isinstance(exc, KubeError):

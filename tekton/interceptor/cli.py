@@ -11,6 +11,7 @@ import click
 from peribolos_core import logs
 from peribolos_core.actions import ACTIONS, CHECK_RUN
 from peribolos_core.errors import ConfigError
+from peribolos_core.settings import parse_allowed_orgs
 from tekton.interceptor.decision import Config
 from tekton.interceptor.server import serve
 from tekton.interceptor.service import Interceptor, Settings
@@ -38,12 +39,6 @@ def check_secrets(secrets: tuple[bytes, ...], source: str) -> None:
 def read_secrets(text: str) -> tuple[bytes, ...]:
     """One secret a line (surrounding whitespace and empty lines ignored), as UTF-8 bytes."""
     return tuple(line.strip().encode("utf-8") for line in text.splitlines() if line.strip())
-
-
-def parse_orgs(value: str | None) -> frozenset[str] | None:
-    """``"a, B"`` → ``{"a", "b"}``; empty → None (every org)."""
-    orgs = frozenset(part.strip().lower() for part in (value or "").split(",") if part.strip())
-    return orgs or None
 
 
 def parse_actions(value: str) -> frozenset[str]:
@@ -164,7 +159,7 @@ def main(
     config = Config(
         config_repo=config_repo.strip(),
         config_path=config_path.strip().lstrip("/"),
-        allowed_orgs=parse_orgs(allowed_orgs),
+        allowed_orgs=parse_allowed_orgs(allowed_orgs),
         app_id=app_id,
         served=actions,
     )

@@ -32,6 +32,7 @@ from peribolos_core.actions import (
     UNINSTALL,
     ActionTable,
 )
+from peribolos_core.settings import COMMIT_SHA, REPO_NAME, org_allowed
 from peribolos_core.token_secret import secret_name
 
 __all__ = [
@@ -62,8 +63,6 @@ MAX_PUSH_COMMITS = 2048
 """GitHub lists at most 2,048 commits in a push payload; a full list may be truncated, so it cannot tell."""
 
 _LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,99})")
-_REPO_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
-_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 _REF = re.compile(r"refs/(?:heads|pull)/[A-Za-z0-9._/+-]{1,250}")
 _DELIVERY_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 """A delivery id that can end a TaskRun's name (GitHub's are GUIDs: 36 characters, hex and hyphens)."""
@@ -332,7 +331,7 @@ def _repositories_added_sync(payload: dict[str, Any], config: Config) -> dict[st
     if not any(isinstance(n, str) and n.lower() == config.config_repo.lower() for n in names):
         raise _Skip(f"installation_repositories added does not add the config repo {config.config_repo}")
     repo = f"{values['org']}/{config.config_repo}"
-    if not _REPO_NAME.fullmatch(config.config_repo):
+    if not REPO_NAME.fullmatch(config.config_repo):
         raise _Invalid(f"config repo {_show(config.config_repo)} is not a repository name")
     return {**values, "repo": repo, "revision": "", "ref": "", "config_path": config.config_path}
 
@@ -372,7 +371,7 @@ def _config_repo(payload: dict[str, Any], config: Config) -> tuple[str, str, int
         raise _Skip(f"repository {_show(full_name)} is not owned by organization {org}")
     if name.lower() != config.config_repo.lower():
         raise _Skip(f"repository {_show(full_name)} is not the config repo {org}/{config.config_repo}")
-    if not _REPO_NAME.fullmatch(name) or full_name.lower() != f"{owner}/{name}".lower():
+    if not REPO_NAME.fullmatch(name) or full_name.lower() != f"{owner}/{name}".lower():
         raise _Invalid(f"repository.full_name {_show(full_name)} is not '<owner>/<name>'")
     return full_name, org, installation_id, default_branch
 
@@ -384,7 +383,7 @@ def _org(login: str, account_type: str, config: Config) -> str:
         )
     if not _LOGIN.fullmatch(login):
         raise _Invalid(f"account login {_show(login)} is not a GitHub login")
-    if config.allowed_orgs is not None and login.lower() not in config.allowed_orgs:
+    if not org_allowed(login, config.allowed_orgs):
         raise _Skip(f"organization {login} is not in --allowed-orgs")
     return login
 
@@ -413,7 +412,7 @@ def _repo_values(
 
 
 def _sha(value: str, where: str) -> str:
-    if not _SHA.fullmatch(value) or value.strip("0") == "":
+    if not COMMIT_SHA.fullmatch(value) or value.strip("0") == "":
         raise _Invalid(f"{where} {_show(value)} is not a commit SHA")
     return value
 

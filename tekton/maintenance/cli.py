@@ -19,8 +19,8 @@ import click
 
 from peribolos_core import clients
 from peribolos_core.durations import DURATION
-from peribolos_core.errors import BadCredentials, ConfigError, GitHubError, KubeForbidden, PeribolosError
-from peribolos_core.options import app_options, kube_options, log_options, version_option
+from peribolos_core.errors import ConfigError, KubeForbidden, PeribolosError
+from peribolos_core.options import app_listing_hint, app_options, kube_options, log_options, version_option
 from peribolos_core.settings import AppSettings, KubeSettings, parse_allowed_orgs
 
 from .drift import DEFAULT_PER_MINUTE, MAX_PER_MINUTE, DriftOptions, DriftRepair
@@ -32,10 +32,8 @@ log = logging.getLogger("peribolos.maintain")
 
 
 def _hint(exc: PeribolosError) -> str:
-    if isinstance(exc, BadCredentials):
-        return "GitHub refused the App's JWT: check --app-id, the private key, and this machine's clock"
-    if isinstance(exc, GitHubError):
-        return "cannot list the App's installations: check --github-api-url and that GitHub is reachable"
+    if (hint := app_listing_hint(exc)) is not None:
+        return hint
     if isinstance(exc, KubeForbidden):
         return ("the ServiceAccount may not do this: check its Role (the rendered maintenance.yaml) and "
                 "--namespace")

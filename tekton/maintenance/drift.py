@@ -42,6 +42,7 @@ from peribolos_core.errors import (
 from peribolos_core.github import GitHubApp, Installation, parse_timestamp
 from peribolos_core.settings import org_allowed
 
+from .summary import RunSummary
 from .tekton_api import TektonObjects
 from .template import (
     ACTION_LABEL,
@@ -152,7 +153,7 @@ class Pacer:
 
 
 @dataclass(frozen=True)
-class DriftSummary:
+class DriftSummary(RunSummary):
     counts: dict[str, int]
     """``created``, ``exists`` (made before under the same name), ``failed``, ``deferred`` (not reached
     before ``--max-run-time``) and each skip reason."""
@@ -161,15 +162,6 @@ class DriftSummary:
     github_requests: int
     kube_requests: int
     dry_run: bool = False
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.counts.get("failed") else 0
-
-    def log_fields(self) -> dict[str, Any]:
-        return {"counts": self.counts, "installations": self.installations, "duration_s": self.duration_s,
-                "github_requests": self.github_requests, "kube_requests": self.kube_requests,
-                "dry_run": self.dry_run}
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from peribolos_core.durations import format_duration
 from peribolos_core.errors import ConfigError, KubeError, KubeForbidden, PeribolosError
 from peribolos_core.github import parse_timestamp
 
+from .summary import RunSummary
 from .tekton_api import TektonObjects
 from .template import ACTION_LABEL, INSTALLATION_LABEL
 
@@ -143,7 +144,7 @@ def plan_prune(runs: Iterable[Run], now: datetime, policy: Policy) -> list[Delet
 
 
 @dataclass(frozen=True)
-class PruneSummary:
+class PruneSummary(RunSummary):
     counts: dict[str, int]
     """``deleted``, ``gone`` (deleted by someone else meanwhile), ``failed``, ``deferred`` (over
     ``--max-deletions``), ``kept``, ``running``."""
@@ -151,14 +152,6 @@ class PruneSummary:
     duration_s: float
     kube_requests: int
     dry_run: bool = False
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.counts.get("failed") else 0
-
-    def log_fields(self) -> dict[str, Any]:
-        return {"counts": self.counts, "taskruns": self.taskruns, "duration_s": self.duration_s,
-                "kube_requests": self.kube_requests, "dry_run": self.dry_run}
 
 
 class Pruner:

@@ -30,7 +30,7 @@ from . import org_export
 from .org_export import ExportOptions, OrgState
 
 __all__ = ["BRANCH", "ExportOptions", "Outcome", "Request", "bootstrap"]
-from .peribolos_config import check
+from .peribolos_config import PERIBOLOS_MIN_ADMINS, check
 
 BRANCH = "peribolos/bootstrap"
 """The branch the pull request comes from; a pull request from it marks the org as bootstrapped."""
@@ -60,7 +60,7 @@ class Request:
     create_repo: bool = False
     allow_public_repo: bool = False
     export: ExportOptions = field(default_factory=ExportOptions)
-    min_admins: int = 2
+    min_admins: int = PERIBOLOS_MIN_ADMINS
     required_admins: tuple[str, ...] = ()
     docs_url: str = ""
 
@@ -69,8 +69,9 @@ class Request:
         owner = check_repo(self.repo).split("/", 1)[0]
         if owner.lower() != self.org.lower():
             raise ConfigError(f"--repo {self.repo} is not a repository of --org {self.org}")
-        if self.min_admins < 2:
-            raise ConfigError(f"--min-admins must be at least 2 (as peribolos'), got {self.min_admins}")
+        if self.min_admins < PERIBOLOS_MIN_ADMINS:
+            raise ConfigError(f"--min-admins must be at least {PERIBOLOS_MIN_ADMINS} (as peribolos'), got "
+                              f"{self.min_admins}")
 
     @property
     def repo_name(self) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from peribolos_core.options import (
     version_option,
 )
 from peribolos_core.settings import (
+    COMMIT_SHA,
     AppSettings,
     GitHubSettings,
     KubeSettings,
@@ -47,11 +47,11 @@ from . import config as config_step
 from . import prepare as prepare_step
 from . import report as report_step
 from . import state, tokens
+from .peribolos_config import PERIBOLOS_MIN_ADMINS
 from .peribolos_config import check as check_peribolos_config
 
 PROG = "peribolos-step"
 TOKEN_FILE_COMMANDS = {"fetch-config", "report"}
-_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 log = logging.getLogger("peribolos.step")
 
 
@@ -96,6 +96,17 @@ token_file_option = click.option(
     help="File holding the installation token (written by ensure-token --token-file).",
 )
 repo_option = click.option("--repo", required=True, help="Repository as ORG/REPO, e.g. my-org/.github.")
+
+
+def min_admins_option(default: int | None, help: str) -> Callable[[Any], Any]:
+    """peribolos' ``--min-admins``: never under its floor (:data:`PERIBOLOS_MIN_ADMINS`)."""
+    return click.option("--min-admins", type=click.IntRange(min=PERIBOLOS_MIN_ADMINS), default=default,
+                        show_default=default is not None, help=help)
+
+
+def required_admins_option(help: str) -> Callable[[Any], Any]:
+    """peribolos' ``--required-admins`` (repeatable)."""
+    return click.option("--required-admins", multiple=True, metavar="LOGIN", help=help)
 
 
 def _minter(app: AppSettings, kube: KubeSettings) -> token_cases.Minter:
@@ -303,7 +314,7 @@ def prepare(
         raise ConfigError("--state-dir is required: report completes the check run from prepare's record")
     if not revision and not row.locks:
         raise ConfigError(f"--revision is required for {action} (a sync alone resolves the branch's head)")
-    if revision and not _SHA.fullmatch(revision):
+    if revision and not COMMIT_SHA.fullmatch(revision):
         raise ConfigError(f"--revision {revision[:50]!r} is not a commit SHA")
     if row.locks and not holder:
         raise ConfigError("--holder / POD_NAME is required for a sync: the org's Lease names its holder")
@@ -373,10 +384,8 @@ def prepare(
     default=None,
     help="When set, the config must configure exactly this org (the installation's account).",
 )
-@click.option("--min-admins", type=click.IntRange(min=2), default=None,
-              help="As peribolos' --min-admins: fewer admins is a problem.")
-@click.option("--required-admins", multiple=True, metavar="LOGIN",
-              help="As peribolos' --required-admins (repeatable).")
+@min_admins_option(None, "As peribolos' --min-admins: fewer admins is a problem.")
+@required_admins_option("As peribolos' --required-admins (repeatable).")
 @state_dir_option
 @github_options
 def fetch_config(
@@ -525,19 +534,12 @@ def _post(
     type=click.Path(exists=True, dir_okay=False, readable=True),
 )
 @click.option("--org", default=None, help="The config must configure exactly this org (any case).")
-@click.option(
-    "--min-admins",
-    type=click.IntRange(min=2),
-    default=2,
-    show_default=True,
-    help="As peribolos' --min-admins (it never runs with fewer than 2): fewer admins is a problem.",
+@min_admins_option(
+    PERIBOLOS_MIN_ADMINS,
+    f"As peribolos' --min-admins (it never runs with fewer than {PERIBOLOS_MIN_ADMINS}): fewer admins is a "
+    "problem.",
 )
-@click.option(
-    "--required-admins",
-    multiple=True,
-    metavar="LOGIN",
-    help="As peribolos' --required-admins (repeatable): each must be listed under admins.",
-)
+@required_admins_option("As peribolos' --required-admins (repeatable): each must be listed under admins.")
 def check_config(
     files: tuple[str, ...], org: str | None, min_admins: int, required_admins: tuple[str, ...]
 ) -> None:
@@ -577,14 +579,8 @@ def check_config(
 @click.option("--fix-repos", is_flag=True, help="As peribolos': export the repositories' settings.")
 @click.option("--fix-collaborators", is_flag=True, help="As peribolos': export direct collaborators.")
 @click.option("--ignore-secret-teams", is_flag=True, help="As peribolos': leave secret teams out.")
-@click.option(
-    "--min-admins",
-    type=click.IntRange(min=2),
-    default=2,
-    show_default=True,
-    help="As peribolos': fewer owners get a note in the pull request.",
-)
-@click.option("--required-admins", multiple=True, metavar="LOGIN", help="As peribolos' (repeatable).")
+@min_admins_option(PERIBOLOS_MIN_ADMINS, "As peribolos': fewer owners get a note in the pull request.")
+@required_admins_option("As peribolos' (repeatable).")
 @click.option("--docs-url", default="", help="Where the org admins' guide is published (linked from the PR).")
 @app_options
 @kube_options

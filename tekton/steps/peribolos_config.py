@@ -31,6 +31,9 @@ MAX_CONFIG_BYTES = 1024 * 1024
 single org (kubernetes-sigs, 126 KB), and what GitHub's contents API serves inline. A file at this limit is
 checked in about a second with ~60 MB (``make bench``)."""
 
+PERIBOLOS_MIN_ADMINS = 2
+"""The least ``--min-admins`` peribolos runs with (its flag's floor and default)."""
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -524,16 +527,7 @@ class _Checker:
         admins: list[Item] = org.get("admins", [])
         members: list[Item] = org.get("members", [])
         admin_at = {normalize_login(item.value): item for item in admins}
-        for item in members:
-            admin = admin_at.get(normalize_login(item.value))
-            if admin is not None:
-                self.add(
-                    item.node,
-                    item.path,
-                    f"{item.value} is also an admin (line {admin.node.start.line}); peribolos refuses a "
-                    "login in both roles: keep it under admins only",
-                    "refused",
-                )
+        self._in_both_roles(members, admin_at, "an admin", "admins")
         self._admins(entry, org, admins)
         in_org = set(admin_at) | {normalize_login(item.value) for item in members}
         teams: list[Entry] = org.get("teams", [])
@@ -541,6 +535,20 @@ class _Checker:
         for team in _teams(teams):
             self._team(team, entry.name, in_org, names)
         self._repos(org.get("repos", []))
+
+    def _in_both_roles(self, members: list[Item], higher_at: dict[str, Item], role: str, where: str) -> None:
+        """peribolos refuses a login listed both as a member and in the higher role (admins of the org,
+        maintainers of a team): ``higher_at`` maps the higher role's normalised logins to their items."""
+        for item in members:
+            higher = higher_at.get(normalize_login(item.value))
+            if higher is not None:
+                self.add(
+                    item.node,
+                    item.path,
+                    f"{item.value} is also {role} (line {higher.node.start.line}); peribolos refuses a "
+                    f"login in both roles: keep it under {where} only",
+                    "refused",
+                )
 
     def _admins(self, entry: Entry, org: Fields, admins: list[Item]) -> None:
         at = org.keys.get("admins", entry.key)
@@ -590,16 +598,7 @@ class _Checker:
                     "and maintainers outside the org: add them to the org's members",
                     "refused",
                 )
-        for item in members:
-            maintainer = maintainer_at.get(normalize_login(item.value))
-            if maintainer is not None:
-                self.add(
-                    item.node,
-                    item.path,
-                    f"{item.value} is also a maintainer of this team (line {maintainer.node.start.line}); "
-                    "peribolos refuses a login in both roles: keep it under maintainers only",
-                    "refused",
-                )
+        self._in_both_roles(members, maintainer_at, "a maintainer of this team", "maintainers")
         privacy = team.fields.items.get("privacy")
         nested = team.parent is not None or bool(team.fields.get("teams"))
         if privacy is not None and privacy.value == "secret" and nested:

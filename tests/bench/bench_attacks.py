@@ -19,9 +19,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
-from tests.bench.bench_interceptor import SECRET, interceptor_request, push_payload
+from tests.bench.bench_interceptor import SECRET, _peak_rss_mb, interceptor_request, push_payload
+from tests.helpers import free_port
 
 MIB = 1024 * 1024
 
@@ -78,19 +78,6 @@ ATTACKS: dict[str, tuple[str, Callable[[], Iterator[bytes]]]] = {
     "push": ("accepted: signed 25 MB push with an emoji", push_25_mb_with_emoji),
 }
 PORT = [0]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _healthy(port: int) -> bool:
@@ -162,7 +149,7 @@ def main() -> int:
     print(f"{'attack':<44} {'answer':<64} {'healthy':>7} {'peak RSS MB':>11}")
     worst = 0.0
     for name in names:
-        port = _free_port()
+        port = free_port()
         PORT[0] = port
         proc = start_server(port)
         try:

@@ -34,7 +34,7 @@ from tests.e2e import payloads
 from tests.e2e.pods import by_delivery, taskruns, wait_finished
 from tests.fakes.github import FakeGitHub
 from tests.infra.cluster import NODE_IP, start_cluster
-from tests.infra.product import Product, install_product
+from tests.infra.product import Product, install_with_fake_github
 
 APP_ID = "4242"
 ORG = "bench-org"
@@ -142,14 +142,7 @@ def run(workdir: Path) -> dict[str, Any]:
         github.add_installation(INSTALLATION_ID, ORG)
         github.add_repo(f"{ORG}/.github")
         github.add_org(ORG, admins=["alice", "bob"])
-        product = install_product(
-            cluster,
-            workdir / "product",
-            app_id=APP_ID,
-            app_key=key,
-            github_api_url=github.api_url,
-            github_port=int(github.url.rsplit(":", 1)[1]),
-        )
+        product = install_with_fake_github(cluster, workdir / "product", github, app_id=APP_ID, app_key=key)
         startup = time.perf_counter() - t0
         delivery, _ = product.send_webhook(
             "installation", payloads.installation("created", INSTALLATION_ID, ORG)

@@ -21,8 +21,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import copy
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -35,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from peribolos_core.logs import printed_forms
-from tests.bench.bench_attacks import _free_port, _healthy, _peak_rss_mb
+from tests.bench.bench_attacks import _healthy
+from tests.bench.bench_interceptor import _peak_rss_mb
+from tests.helpers import free_port, sign
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "github-webhooks"
 SECRET = "fuzz-webhook-secret-\"quote\\slash-é"
@@ -43,10 +43,6 @@ SECRET = "fuzz-webhook-secret-\"quote\\slash-é"
 OTHER_SECRET = "rotated-old-secret-0123456789"
 CONNECTIONS = 8
 _STAMP = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")
-
-
-def _sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class Fuzzer:
@@ -113,9 +109,9 @@ class Fuzzer:
         }
         signature = r.random()
         if signature < 0.6:
-            header["X-Hub-Signature-256"] = [_sign(raw_body, r.choice([SECRET, OTHER_SECRET]))]
+            header["X-Hub-Signature-256"] = [sign(raw_body, r.choice([SECRET, OTHER_SECRET]))]
         elif signature < 0.8:
-            header["X-Hub-Signature-256"] = [r.choice([_sign(raw_body, "wrong-secret"), self.text(80)])]
+            header["X-Hub-Signature-256"] = [r.choice([sign(raw_body, "wrong-secret"), self.text(80)])]
         for _ in range(r.randrange(3)):
             header[self.text(12)] = [self.text(40)]
         request: dict[str, Any] = {"body": body, "header": header}
@@ -214,7 +210,7 @@ async def _drive(port: int, count: int, seconds: float) -> tuple[collections.Cou
 def main() -> int:
     count = int(os.environ.get("BENCH_FUZZ_REQUESTS", "100000"))
     seconds = float(os.environ.get("BENCH_FUZZ_SECONDS", "600"))
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         secrets = Path(tmp) / "webhook-secret"
         secrets.write_text(f"{OTHER_SECRET}\n{SECRET}\n", encoding="utf-8")

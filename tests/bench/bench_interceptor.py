@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import http.server
 import json
 import os
@@ -30,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.helpers import free_port, sign
 
 FIXTURE = (
     Path(__file__).parents[1] / "fixtures" / "github-webhooks" / "push" / "with-installation.payload.json"
@@ -62,7 +62,7 @@ def push_payload(size: int = PAYLOAD_BYTES) -> bytes:
 
 
 def interceptor_request(body: bytes) -> bytes:
-    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    signature = sign(body, SECRET)
     return json.dumps(
         {
             "body": body.decode(),
@@ -235,12 +235,6 @@ def run_client(port: int, connections: int, seconds: float, request_file: str) -
 # --- orchestration ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -346,7 +340,7 @@ def run_python_client(port: int, connections: int, seconds: float, request_file:
 
 
 def bench_stack(stack: str, request_file: str, seconds: float, wrk: str | None) -> list[dict[str, Any]]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "WEBHOOK_SECRET": SECRET}
     server = subprocess.Popen(
         _server_command(stack, port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -49,6 +49,7 @@ from peribolos_core.token_secret import build_secret
 from peribolos_core.token_store import TokenStore
 from tests.fakes.fixtures import APP_ID, write_key
 from tests.fakes.github import FakeGitHub
+from tests.helpers import json_lines
 from tests.infra.controlplane import start_control_plane
 from token_refresher.executor import run_bounded
 from token_refresher.reconcile import Refresher
@@ -145,7 +146,7 @@ def run_script(github: FakeGitHub, key_file: Path, kubeconfig: Path, namespace: 
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - started
         err.seek(0)
-        lines = [json.loads(line) for line in err if line.startswith("{")]
+        lines = json_lines(err)
     summaries = [x for x in lines if x.get("event") == "summary"]
     if proc.returncode not in (0, 1) or not summaries:
         tail = "\n".join(json.dumps(x) for x in lines[-5:])

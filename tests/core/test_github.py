@@ -8,6 +8,7 @@ from typing import Any
 
 import jwt
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from peribolos_core.errors import (
@@ -25,6 +26,8 @@ from peribolos_core.github import (
     Installation,
     InstallationToken,
     Team,
+    _object,
+    _sha_of,
     check_repo,
     repo_permission_level,
 )
@@ -564,3 +567,48 @@ def test_org_and_file_calls_reject_bad_arguments(fake_github: FakeGitHub, call: 
     with pytest.raises(ConfigError, match=match):
         call(GitHubInstallationClient("t" * 40, fake_github.api_url))
     assert fake_github.requests == []
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [(b'{"id": 1}', None), (b"[1, 2]", "POST pulls: expected an object"),
+     (b'"text"', "POST pulls: expected an object"), (b"<html>", "GitHub answered 200 without JSON")],
+    ids=["object", "list", "string", "not-json"],
+)
+def test_an_answer_that_must_be_an_object(body: bytes, error: str | None) -> None:
+    response = _answer(body)
+    if error is None:
+        assert _object(response, "POST pulls") == {"id": 1}
+    else:
+        with pytest.raises(GitHubRequestError, match=error):
+            _object(response, "POST pulls")
+
+
+def _answer(body: bytes, status: int = 200) -> requests.Response:
+    response = requests.Response()
+    response.status_code, response._content = status, body
+    return response
+
+
+REF = {"what": "GET ref"}
+WRITTEN = {"what": "PUT contents of a.yaml", "key": "commit", "missing": "no commit answered"}
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "error"),
+    [
+        (b'{"object": {"sha": "abc"}}', REF, None),
+        (b'{"commit": {"sha": "abc"}, "content": {}}', WRITTEN, None),
+        (b'{"object": {}}', REF, "GET ref: no object sha in GitHub's answer"),
+        (b"[]", REF, "GET ref: no object sha in GitHub's answer"),
+        (b'{"object": {"sha": "abc"}}', WRITTEN, "PUT contents of a.yaml: no commit answered"),
+        (b'{"commit": {"sha": ""}}', WRITTEN, "PUT contents of a.yaml: no commit answered"),
+    ],
+    ids=["ref", "written-file", "ref-without-sha", "a-list", "no-commit", "empty-commit-sha"],
+)
+def test_the_sha_of_an_answer(body: bytes, where: dict[str, str], error: str | None) -> None:
+    if error is None:
+        assert _sha_of(_answer(body), **where) == "abc"
+    else:
+        with pytest.raises(GitHubRequestError, match=error):
+            _sha_of(_answer(body), **where)

@@ -13,9 +13,17 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from peribolos_core.errors import ConfigError
+from peribolos_core.errors import (
+    BadCredentials,
+    ConfigError,
+    GitHubRequestError,
+    GitHubUnavailable,
+    KubeForbidden,
+    PeribolosError,
+)
 from peribolos_core.logs import JSONFormatter, TextFormatter
 from peribolos_core.options import (
+    app_listing_hint,
     app_options,
     github_options,
     kube_options,
@@ -152,3 +160,19 @@ def test_version_comes_from_the_package_and_names_each_program() -> None:
     assert result.exit_code == 0
     assert result.output == f"program, version {version('peribolos-as-a-service')}\n"
     assert invoke(other_program, ["--version"]).output.startswith("other-program, version ")
+
+
+@pytest.mark.parametrize(
+    ("exc", "hint"),
+    [
+        (BadCredentials(401, "bad JWT"), "check --app-id, the private key"),
+        (GitHubUnavailable(None, "unreachable"), "check --github-api-url"),
+        (GitHubRequestError(404, "no such thing"), "check --github-api-url"),
+        (KubeForbidden(403, "forbidden"), None),
+        (ConfigError("bad flag"), None),
+    ],
+    ids=["jwt-refused", "github-unreachable", "github-refused", "kube-own-hint", "config-own-hint"],
+)
+def test_app_listing_hint_names_the_app_flags(exc: PeribolosError, hint: str | None) -> None:
+    got = app_listing_hint(exc)
+    assert got is None if hint is None else hint in (got or "")

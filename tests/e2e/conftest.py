@@ -22,7 +22,7 @@ from tests.fakes.github import FakeGitHub
 from tests.infra.cluster import NODE_IP, Cluster, ClusterError, start_cluster
 from tests.infra.controlplane import ControlPlaneError
 from tests.infra.images import ImageError
-from tests.infra.product import Product, install_product
+from tests.infra.product import Product, install_with_fake_github
 
 ORG = "octo-org"
 INSTALLATION_ID = 1001
@@ -75,15 +75,13 @@ def product(
     app_key: rsa.RSAPrivateKey,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Product:
-    port = int(cluster_github.url.rsplit(":", 1)[1])
     try:
-        return install_product(
+        return install_with_fake_github(
             cluster,
             tmp_path_factory.mktemp("product"),
+            cluster_github,
             app_id=APP_ID,
             app_key=app_key,
-            github_api_url=cluster_github.api_url,
-            github_port=port,
             overrides={"checkRun": {"detailsUrl": DETAILS_URL}},
         )
     except ClusterError as exc:

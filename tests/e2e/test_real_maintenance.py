@@ -26,6 +26,7 @@ from tests.e2e.conftest import INSTALLATION_ID, ORG
 from tests.e2e.pods import wait_finished
 from tests.e2e.test_real_pods import CONFIG, _installed
 from tests.fakes.github import FakeGitHub
+from tests.helpers import json_lines
 from tests.infra.product import Product, console_script
 
 pytestmark = pytest.mark.e2e
@@ -81,7 +82,7 @@ def _tekton(product: Product) -> TektonObjects:
 
 def _job_lines(product: Product, job: str) -> list[dict[str, Any]]:
     logs = product.cluster.kubectl("-n", product.namespace, "logs", f"job/{job}").stdout
-    return [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    return json_lines(logs)
 
 
 def test_drift_repair_reverts_a_change_made_by_hand(maintained: Product, cluster_github: FakeGitHub) -> None:

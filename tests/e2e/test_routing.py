@@ -18,7 +18,7 @@ from tests.e2e.pods import by_delivery, taskruns, wait_taskruns
 from tests.fakes.fixtures import APP_ID
 from tests.fakes.github import FakeGitHub
 from tests.infra.cluster import Cluster
-from tests.infra.product import Product, install_product
+from tests.infra.product import Product, install_with_fake_github
 
 pytestmark = pytest.mark.e2e
 BAD_SIGNATURE = "sha256=" + "0" * 64
@@ -196,14 +196,12 @@ def product_without_github_interceptor(
 ) -> Iterator[Product]:
     """A second install in namespace ``team-b``, without Tekton's core GitHub interceptor: ours alone
     checks every signature. Two installs on one cluster, as docs/operations.md describes them."""
-    port = int(cluster_github.url.rsplit(":", 1)[1])
-    yield install_product(
+    yield install_with_fake_github(
         cluster,
         tmp_path_factory.mktemp("team-b"),
+        cluster_github,
         app_id=APP_ID,
         app_key=app_key,
-        github_api_url=cluster_github.api_url,
-        github_port=port,
         overrides={"namespace": "team-b", "eventListener": {"githubInterceptor": False}},
     )
 

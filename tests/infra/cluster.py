@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from tests.helpers import free_port
 from tests.infra import images as image_builder
 from tests.infra.controlplane import (
     ControlPlane,
@@ -42,7 +43,6 @@ from tests.infra.controlplane import (
     Process,
     Tools,
     find_tools,
-    free_port,
     wait_until,
 )
 from tests.infra.node import KUBELET_SYSCTLS

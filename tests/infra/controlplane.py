@@ -14,7 +14,6 @@ import hashlib
 import ipaddress
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -30,6 +29,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.helpers import free_port
 
 TOOLS_DIR = Path(__file__).resolve().parent / "tools"
 ADMIN_USER = "peribolos-e2e-admin"
@@ -125,13 +126,6 @@ def find_tools(root: Path | None = None, modules: Iterable[str] = ("kube", "trig
         if absent:
             raise ControlPlaneError(f"Triggers manifests missing: {', '.join(absent)}; {hint}")
     return tools
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the usual small race is accepted)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------------------------- certificates

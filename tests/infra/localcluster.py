@@ -151,7 +151,7 @@ def serve() -> int:
 
     from tests.fakes.github import FakeGitHub
     from tests.infra.cluster import NODE_IP, start_cluster
-    from tests.infra.product import install_product
+    from tests.infra.product import install_with_fake_github
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -170,14 +170,7 @@ def serve() -> int:
         github.add_org(ORG, admins=["alice", "bob"])
         github.add_repo(f"{ORG}/.github", files={"peribolos.yaml": CONFIG})
         head = github.head_sha(f"{ORG}/.github")
-        product = install_product(
-            cluster,
-            workdir / "product",
-            app_id=APP_ID,
-            app_key=key,
-            github_api_url=github.api_url,
-            github_port=int(github.url.rsplit(":", 1)[1]),
-        )
+        product = install_with_fake_github(cluster, workdir / "product", github, app_id=APP_ID, app_key=key)
         secret_file = state / "webhook-secret"
         secret_file.write_bytes(product.webhook_secret)
         secret_file.chmod(0o600)
@@ -225,7 +218,7 @@ def webhook(kind: str, org: str) -> int:
     import requests
 
     from tests.e2e import payloads
-    from tests.infra.product import sign
+    from tests.helpers import sign
 
     event, payload = _payload(kind, org, ready["head"], payloads)
     body = json.dumps(payload).encode()

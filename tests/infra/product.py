@@ -8,8 +8,6 @@ are the locally built ones, GitHub is the fake on the node's address.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 import shutil
@@ -20,15 +18,19 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.helpers import sign
 from tests.infra import images
 from tests.infra.cluster import Cluster, ClusterError
+
+if TYPE_CHECKING:
+    from tests.fakes.github import FakeGitHub
 
 NAMESPACE = "peribolos"
 EVENTLISTENER = "peribolos"
@@ -59,11 +61,6 @@ def render_manifests(output_dir: Path, sets: Mapping[str, str]) -> list[dict[str
     if sorted(f.name for f in files) != present:
         raise ClusterError(f"kustomization.yaml lists {[f.name for f in files]}, the folder has {present}")
     return [doc for path in files for doc in yaml.safe_load_all(path.read_text()) if doc]
-
-
-def sign(body: bytes, secret: bytes) -> str:
-    """``X-Hub-Signature-256`` of ``body``, as GitHub computes it."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -138,6 +135,27 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
             else value
         )
     return out
+
+
+def install_with_fake_github(
+    cluster: Cluster,
+    workdir: Path,
+    github: FakeGitHub,
+    *,
+    app_id: str,
+    app_key: rsa.RSAPrivateKey,
+    overrides: Mapping[str, Any] | None = None,
+) -> Product:
+    """:func:`install_product` with the started fake ``github`` (on the node address) as the App's GitHub."""
+    return install_product(
+        cluster,
+        workdir,
+        app_id=app_id,
+        app_key=app_key,
+        github_api_url=github.api_url,
+        github_port=int(github.url.rsplit(":", 1)[1]),
+        overrides=overrides,
+    )
 
 
 def install_product(

@@ -4,8 +4,6 @@ and the real ``peribolos-interceptor`` process on a free loopback port."""
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import json
 import os
 import socket
@@ -18,6 +16,8 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.helpers import free_port, sign
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "github-webhooks"
 SECRET = "It's a Secret to Everybody"
@@ -98,10 +98,6 @@ def metric(text: str | bytes, name: str, **labels: str) -> float:
     return 0.0
 
 
-def sign(body: bytes, secret: str = SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def interceptor_request(
     event: str,
     payload: Any,
@@ -128,12 +124,6 @@ def interceptor_request(
     if params is not None:
         request["interceptor_params"] = params
     return request
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Running:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tekton.interceptor.cli import main, parse_orgs, read_secrets
+from tekton.interceptor.cli import main, read_secrets
 
 
 @pytest.fixture(autouse=True)
@@ -41,15 +41,6 @@ def _restore_logging() -> Iterator[None]:
 )
 def test_read_secrets_one_a_line(text: str, secrets: tuple[bytes, ...]) -> None:
     assert read_secrets(text) == secrets
-
-
-@pytest.mark.parametrize(
-    ("value", "orgs"),
-    [("", None), (None, None), ("Octo-Org", frozenset({"octo-org"})), (" a, B ,,", frozenset({"a", "b"}))],
-    ids=["empty", "unset", "one", "several"],
-)
-def test_parse_orgs(value: str | None, orgs: frozenset[str] | None) -> None:
-    assert parse_orgs(value) == orgs
 
 
 @pytest.mark.parametrize(

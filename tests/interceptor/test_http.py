@@ -12,7 +12,8 @@ import pytest
 
 from tekton.interceptor.server import Limits, build_server
 from tekton.interceptor.service import Interceptor, Settings
-from tests.interceptor.conftest import SECRET, config_push, free_port, interceptor_request, metric
+from tests.helpers import free_port
+from tests.interceptor.conftest import SECRET, config_push, interceptor_request, metric
 
 LIMIT = 4096
 PUSH = json.dumps(interceptor_request("push", config_push())).encode()

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from tekton.interceptor.decision import KNOWN_EVENTS
 from tekton.interceptor.service import Interceptor, Response, Settings
+from tests.helpers import sign
 from tests.interceptor.conftest import (
     FIXTURES,
     SECRET,
@@ -23,7 +24,6 @@ from tests.interceptor.conftest import (
     config_check_run,
     config_pull_request,
     config_push,
-    sign,
     start_interceptor,
 )
 
@@ -82,7 +82,7 @@ def interceptor_requests(draw: st.DrawFn) -> bytes:
     signature = draw(
         st.sampled_from(["good"] * 6 + ["bad", "none", "garbage"]).map(
             lambda kind: {
-                "good": [sign(body.encode("utf-8", "surrogatepass"))],
+                "good": [sign(body.encode("utf-8", "surrogatepass"), SECRET)],
                 "bad": [sign(body.encode("utf-8", "surrogatepass"), "other")],
                 "none": None,
                 "garbage": [draw(st.text(max_size=80))],

@@ -3,7 +3,6 @@ the real kube-apiserver, TaskRuns with a status, and the console script."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -122,7 +121,3 @@ def run_cli(*args: str, env: Mapping[str, str], timeout: float = 120) -> subproc
     full = {k: v for k, v in os.environ.items() if not k.startswith(ours)} | dict(env)
     return subprocess.run([str(SCRIPT), *args], env=full, capture_output=True, text=True, timeout=timeout,
                           check=False)
-
-
-def json_lines(stderr: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.fakes.fixtures import APP_ID, write_key
-from tests.infra.controlplane import free_port
-from tests.maintenance.conftest import json_lines, run_cli, taskrun_names
+from tests.helpers import free_port, json_lines
+from tests.maintenance.conftest import run_cli, taskrun_names
 from tests.not_kube import ANSWERS, dead_kubeconfig, not_a_kube_apiserver
 
 DRIFT_BAD = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -115,10 +114,6 @@ def script_env(env: dict[str, str] | None) -> dict[str, str]:
     assert SCRIPT.exists(), f"{SCRIPT} missing: run `make venv` (pip install -e .)"
     ours = ("GITHUB_", "POD_", "KUBECONFIG", "LOG_", "MINT_", "REFRESHER_")
     return {k: v for k, v in os.environ.items() if not k.startswith(ours)} | (env or {})
-
-
-def json_lines(stderr: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 
 @pytest.fixture

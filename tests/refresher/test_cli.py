@@ -12,9 +12,9 @@ from peribolos_core.config_maps import ConfigMaps
 from peribolos_core.mint_budget import KubeMintBudget
 from peribolos_core.run_status import RunStatusStore
 from tests.fakes.fixtures import APP_ID, write_key
-from tests.infra.controlplane import free_port
+from tests.helpers import free_port, json_lines
 from tests.not_kube import ANSWERS, dead_kubeconfig, not_a_kube_apiserver
-from tests.refresher.conftest import json_lines, run_cli
+from tests.refresher.conftest import run_cli
 
 BAD_CONFIG = {
     "missing-app-id": ([], {"GITHUB_APP_ID": ""}, "--app-id"),

@@ -3,7 +3,6 @@ in-process (click's CliRunner) with stdout and stderr apart."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from tekton.steps.cli import cli
 from tests.fakes.fixtures import *  # noqa: F403
 from tests.fakes.fixtures import APP_ID
 from tests.fakes.github import FakeGitHub
+from tests.helpers import json_lines
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -28,7 +28,7 @@ def run_step(*args: str, env: dict[str, str] | None = None) -> Result:
 
 def log_lines(result: Result) -> list[dict[str, Any]]:
     """The JSON log lines the command wrote to stderr."""
-    return [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    return json_lines(result.stderr)
 
 
 @pytest.fixture
