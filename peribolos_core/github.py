@@ -224,7 +224,35 @@ class PullRequest:
         )
 
 
-class GitHubApp:
+class _Client:
+    """What both clients share: one Transport (retries, rate limits, pagination) and its counters."""
+
+    def __init__(
+        self,
+        api_url: str,
+        session: requests.Session | None,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        timeout: float,
+        max_retries: int,
+        hint_401: str,
+        **transport_options: Any,
+    ) -> None:
+        self.clock = clock
+        self.transport = Transport(api_url, session, timeout=timeout, max_retries=max_retries, clock=clock,
+                                   sleep=sleep, hint_401=hint_401, **transport_options)
+
+    @property
+    def api_url(self) -> str:
+        return self.transport.api_url
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent, retries included (for benchmarks)."""
+        return self.transport.request_count
+
+
+class GitHubApp(_Client):
     """The App authenticated with its JWT. Thread-safe: the refresher shares one across its workers."""
 
     def __init__(
@@ -241,26 +269,8 @@ class GitHubApp:
     ) -> None:
         self.app_id = str(app_id)
         self.jwt = AppJWT(self.app_id, private_key)
-        self.clock = clock
-        self.transport = Transport(
-            api_url,
-            session,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_rate_limit_wait=max_rate_limit_wait,
-            clock=clock,
-            sleep=sleep,
-            hint_401=APP_401_HINT,
-        )
-
-    @property
-    def api_url(self) -> str:
-        return self.transport.api_url
-
-    @property
-    def request_count(self) -> int:
-        """HTTP requests sent, retries included (for benchmarks)."""
-        return self.transport.request_count
+        super().__init__(api_url, session, clock, sleep, timeout, max_retries, APP_401_HINT,
+                         max_rate_limit_wait=max_rate_limit_wait)
 
     def _auth(self) -> str:
         return f"Bearer {self.jwt.token(self.clock())}"
@@ -314,7 +324,7 @@ class GitHubApp:
         return f"GitHubApp(app_id={self.app_id!r}, api_url={self.api_url!r})"
 
 
-class GitHubInstallationClient:
+class GitHubInstallationClient(_Client):
     """What the step commands do with an installation token: read the config file, report a check run."""
 
     def __init__(
@@ -330,19 +340,7 @@ class GitHubInstallationClient:
         if not token.strip():
             raise ConfigError("installation token is empty")
         self._token = token.strip()
-        self.transport = Transport(
-            api_url,
-            session,
-            timeout=timeout,
-            max_retries=max_retries,
-            clock=clock,
-            sleep=sleep,
-            hint_401=TOKEN_401_HINT,
-        )
-
-    @property
-    def request_count(self) -> int:
-        return self.transport.request_count
+        super().__init__(api_url, session, clock, sleep, timeout, max_retries, TOKEN_401_HINT)
 
     def _auth(self) -> str:
         return f"token {self._token}"
