@@ -11,6 +11,7 @@ TaskRuns still kept in the namespace a second time (Prometheus' ``increase()`` w
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -89,7 +90,8 @@ class TaskRunBook:
     def __init__(self, actions: Iterable[str], started_at: float,
                  on_completed: Callable[[TaskRunState], None]) -> None:
         self.actions = frozenset(actions)
-        self.started_at = started_at
+        # Completion times are whole seconds: one in the second the exporter started may be after it.
+        self.started_at = math.floor(started_at)
         self.on_completed = on_completed
         self._runs: dict[str, TaskRunState] = {}
         self._counted: set[str] = set()

@@ -85,6 +85,22 @@ def test_runs_that_finished_before_the_exporter_started_are_kept_but_not_counted
     assert seen == [] and book.states() == {("sync", "failed"): 1}
 
 
+@pytest.mark.parametrize(
+    ("started_at", "counted"),
+    [
+        pytest.param(1_795_780_890.0, True, id="finished-the-second-it-started"),
+        pytest.param(1_795_780_890.7, True, id="in-that-second-after-it-started"),
+        pytest.param(1_795_780_891.0, False, id="the-second-before"),
+    ],
+)
+def test_completion_times_have_a_seconds_resolution(started_at: float, counted: bool) -> None:
+    """The API writes whole seconds (END is 1_795_780_890): a run that finished in the second the exporter
+    started counts (a restart might count it twice, rather than miss one that finished after it started)."""
+    book, seen = _book(started_at=started_at)
+    book.apply("MODIFIED", taskrun("a", condition=FAILED, completed=END))
+    assert bool(seen) is counted
+
+
 def test_a_deleted_run_leaves_the_book_and_bookmarks_change_nothing() -> None:
     book, _ = _book()
     book.apply("ADDED", taskrun("a", action="install"))
