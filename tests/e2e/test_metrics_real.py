@@ -46,7 +46,14 @@ def _key(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
 def _eventually(url: str, check: Any, timeout: float = 60) -> Samples:
     deadline = time.monotonic() + timeout
     while True:
-        found = _scrape(url)
+        try:
+            found = _scrape(url)
+        except requests.ConnectionError:
+            # A Deployment just Available: kube-proxy may not have its Service's endpoint yet (refused).
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+            continue
         if check(found) or time.monotonic() > deadline:
             return found
         time.sleep(1)
